@@ -1,0 +1,23 @@
+// Package collect reads the Go runtime's profiles and turns each window into a
+// gzipped pprof: CPU through runtime/pprof, heap, mutex, block and goroutines
+// as exact per-window deltas or snapshots. Delta state lives here and nowhere
+// else. It knows nothing of HTTP, tokens or backends.
+package collect
+
+import (
+	"io"
+	"time"
+)
+
+// A Collector produces one profile per window. Collect and Close are called
+// from a single goroutine (the scheduler's); they need not be safe for
+// concurrent use.
+type Collector interface {
+	// Collect writes the profile of the window [from, until) as gzipped pprof
+	// to w. For cumulative profiles it holds only what changed since the
+	// previous Collect (or since the collector was made, for the first).
+	Collect(w io.Writer, from, until time.Time) error
+	// Close releases what the collector holds: it stops the CPU profiler and
+	// restores runtime rates the collector changed.
+	Close() error
+}

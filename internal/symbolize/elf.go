@@ -1,0 +1,147 @@
+package symbolize
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// A binaryFile is what the symbolizer keeps of one ELF file: enough to turn
+// a file offset into a link-time address and that address into frames.
+type binaryFile struct {
+	buildID  string
+	segments []elf.ProgHeader // PT_LOAD segments
+	gotab    *goTable         // non-nil for Go binaries with a readable pclntab
+	symbols  []symbol         // .symtab, or .dynsym when stripped; sorted by addr
+}
+
+type symbol struct {
+	addr, size uint64
+	name       string
+}
+
+// openBinary reads the parts of the ELF file at path that symbolization needs.
+func openBinary(r io.ReaderAt) (*binaryFile, error) {
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := &binaryFile{buildID: readBuildID(f)}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			b.segments = append(b.segments, p.ProgHeader)
+		}
+	}
+	syms, symErr := f.Symbols()
+	if len(syms) == 0 {
+		syms, _ = f.DynamicSymbols()
+	}
+	if sec := f.Section(".gopclntab"); sec != nil {
+		gt, err := newGoTable(f, sec, syms)
+		if err != nil {
+			return nil, fmt.Errorf("reading Go line table: %w", err)
+		}
+		b.gotab = gt
+		return b, nil
+	}
+	if len(syms) == 0 && symErr != nil && !errors.Is(symErr, elf.ErrNoSymbols) {
+		return nil, symErr
+	}
+	for _, s := range syms {
+		typ := elf.ST_TYPE(s.Info)
+		if (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) || s.Value == 0 {
+			continue
+		}
+		b.symbols = append(b.symbols, symbol{addr: s.Value, size: s.Size, name: s.Name})
+	}
+	sort.Slice(b.symbols, func(i, j int) bool { return b.symbols[i].addr < b.symbols[j].addr })
+	return b, nil
+}
+
+// readBuildID returns the GNU build ID in hex, else the Go build ID, else "".
+func readBuildID(f *elf.File) string {
+	for _, name := range []string{".note.gnu.build-id", ".note.go.buildid"} {
+		sec := f.Section(name)
+		if sec == nil {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil || len(data) < 12 {
+			continue
+		}
+		order := f.ByteOrder
+		namesz := order.Uint32(data[0:])
+		descsz := order.Uint32(data[4:])
+		off := 12 + align4(namesz)
+		if uint64(off)+uint64(descsz) > uint64(len(data)) {
+			continue
+		}
+		desc := data[off : off+descsz]
+		if name == ".note.go.buildid" {
+			return string(bytes.TrimRight(desc, "\x00"))
+		}
+		return hex.EncodeToString(desc)
+	}
+	return ""
+}
+
+func align4(n uint32) uint32 { return (n + 3) &^ 3 }
+
+// fileToVaddr converts an offset in the file to the link-time virtual address
+// of the PT_LOAD segment that holds it. This is where the load bias of PIE
+// executables and shared libraries is removed.
+func (b *binaryFile) fileToVaddr(off uint64) (uint64, bool) {
+	for _, p := range b.segments {
+		if off >= p.Off && off < p.Off+p.Filesz {
+			return off - p.Off + p.Vaddr, true
+		}
+	}
+	return 0, false
+}
+
+// frames symbolizes the link-time address pc, innermost frame first.
+func (b *binaryFile) frames(pc uint64) []Frame {
+	if b.gotab != nil {
+		return b.gotab.frames(pc)
+	}
+	i := sort.Search(len(b.symbols), func(i int) bool { return b.symbols[i].addr > pc }) - 1
+	if i < 0 {
+		return nil
+	}
+	s := b.symbols[i]
+	if s.size != 0 && pc >= s.addr+s.size {
+		return nil
+	}
+	return []Frame{{Function: s.name}}
+}
+
+// readVaddr reads n bytes at link-time address addr from the file.
+func readVaddr(f *elf.File, addr uint64, n uint64) ([]byte, error) {
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD || addr < p.Vaddr || addr+n > p.Vaddr+p.Filesz {
+			continue
+		}
+		buf := make([]byte, n)
+		if _, err := p.ReadAt(buf, int64(addr-p.Vaddr)); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return nil, fmt.Errorf("address %#x is not in a loaded segment", addr)
+}
+
+
+// buildIDOf reads only the build ID note of the ELF file r.
+func buildIDOf(r io.ReaderAt) string {
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return readBuildID(f)
+}

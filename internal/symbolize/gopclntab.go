@@ -1,0 +1,283 @@
+package symbolize
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// A goTable reads a Go binary's pclntab (Go 1.18 and later) directly, so that
+// one lookup costs a binary search and a few varint walks, nothing is decoded
+// up front, and inlined calls come out as their own frames through the
+// inline tree (FUNCDATA_InlTree indexed by PCDATA_InlTreeIndex), as the
+// runtime's own tracebacks do.
+type goTable struct {
+	order     binary.ByteOrder
+	go120     bool // Go 1.20+ layouts of _func and inlinedCall
+	ptrSize   int
+	minLC     uint64
+	nfunc     int
+	textStart uint64
+	funcnames []byte
+	cutab     []byte
+	filetab   []byte
+	pctab     []byte
+	pcln      []byte // pclntable: functab followed by the _func records
+	// gofunc holds the bytes from the go:func.* symbol to the end of its
+	// section; funcdata offsets (the inline trees) are relative to it. Nil
+	// when the binary has no symbol table, in which case inlined calls are
+	// reported as part of the function they were inlined into.
+	gofunc []byte
+}
+
+const (
+	pcdataInlTreeIndex = 2
+	funcdataInlTree    = 3
+)
+
+var errPclntab = errors.New("unsupported or corrupt pclntab")
+
+func newGoTable(f *elf.File, sec *elf.Section, syms []elf.Symbol) (*goTable, error) {
+	data, err := sec.Data()
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < 8 {
+		return nil, errPclntab
+	}
+	t := &goTable{order: f.ByteOrder}
+	switch magic := t.order.Uint32(data); magic {
+	case 0xfffffff1:
+		t.go120 = true
+	case 0xfffffff0:
+	default:
+		return nil, fmt.Errorf("%w: magic %#x (Go older than 1.18?)", errPclntab, magic)
+	}
+	t.minLC = uint64(data[6])
+	t.ptrSize = int(data[7])
+	if t.ptrSize != 4 && t.ptrSize != 8 || len(data) < 8+8*t.ptrSize {
+		return nil, errPclntab
+	}
+	word := func(i int) uint64 {
+		if t.ptrSize == 4 {
+			return uint64(t.order.Uint32(data[8+i*4:]))
+		}
+		return t.order.Uint64(data[8+i*8:])
+	}
+	t.nfunc = int(word(0))
+	t.textStart = word(2)
+	offs := [5]uint64{word(3), word(4), word(5), word(6), word(7)}
+	for _, o := range offs {
+		if o > uint64(len(data)) {
+			return nil, errPclntab
+		}
+	}
+	t.funcnames = data[offs[0]:]
+	t.cutab = data[offs[1]:]
+	t.filetab = data[offs[2]:]
+	t.pctab = data[offs[3]:]
+	t.pcln = data[offs[4]:]
+	if len(t.pcln) < (t.nfunc+1)*8 {
+		return nil, errPclntab
+	}
+
+	var gofuncAddr uint64
+	for _, s := range syms {
+		switch s.Name {
+		case "runtime.text":
+			t.textStart = s.Value
+		case "go:func.*", "go.func.*":
+			gofuncAddr = s.Value
+		}
+	}
+	if t.textStart == 0 {
+		if text := f.Section(".text"); text != nil {
+			t.textStart = text.Addr
+		}
+	}
+	if gofuncAddr != 0 {
+		for _, s := range f.Sections {
+			if s.Type == elf.SHT_NOBITS || gofuncAddr < s.Addr || gofuncAddr >= s.Addr+s.Size {
+				continue
+			}
+			if d, err := s.Data(); err == nil {
+				t.gofunc = d[gofuncAddr-s.Addr:]
+			}
+			break
+		}
+	}
+	return t, nil
+}
+
+// goFunc is a decoded view of one runtime._func record.
+type goFunc struct {
+	entry    uint64
+	nameOff  uint32
+	pcfile   uint32
+	pcln     uint32
+	cuOffset uint32
+	pcdata   []byte // [npcdata]uint32
+	funcdata []byte // [nfuncdata]uint32
+}
+
+func (t *goTable) findFunc(pc uint64) (goFunc, bool) {
+	if pc < t.textStart || t.nfunc == 0 {
+		return goFunc{}, false
+	}
+	off := pc - t.textStart
+	entryOff := func(i int) uint64 { return uint64(t.order.Uint32(t.pcln[i*8:])) }
+	if off >= entryOff(t.nfunc) {
+		return goFunc{}, false
+	}
+	i := sort.Search(t.nfunc, func(i int) bool { return entryOff(i) > off }) - 1
+	if i < 0 {
+		return goFunc{}, false
+	}
+	funcOff := uint64(t.order.Uint32(t.pcln[i*8+4:]))
+	hdr := 40
+	if t.go120 {
+		hdr = 44
+	}
+	if funcOff+uint64(hdr) > uint64(len(t.pcln)) {
+		return goFunc{}, false
+	}
+	rec := t.pcln[funcOff:]
+	u32 := func(o int) uint32 { return t.order.Uint32(rec[o:]) }
+	fn := goFunc{
+		entry:    t.textStart + uint64(u32(0)),
+		nameOff:  u32(4),
+		pcfile:   u32(20),
+		pcln:     u32(24),
+		cuOffset: u32(32),
+	}
+	npcdata := int(u32(28))
+	nfuncdata := int(rec[hdr-1])
+	if hdr+4*(npcdata+nfuncdata) > len(rec) {
+		return goFunc{}, false
+	}
+	fn.pcdata = rec[hdr : hdr+4*npcdata]
+	fn.funcdata = rec[hdr+4*npcdata : hdr+4*(npcdata+nfuncdata)]
+	return fn, true
+}
+
+// pcvalue evaluates the pc-value table at off for targetpc, as the runtime
+// does: pairs of (zigzag value delta, pc delta) varints starting at -1.
+func (t *goTable) pcvalue(off uint32, entry, targetpc uint64) (int32, bool) {
+	if off == 0 || uint64(off) >= uint64(len(t.pctab)) {
+		return -1, false
+	}
+	p := t.pctab[off:]
+	val := int32(-1)
+	pc := entry
+	for first := true; ; first = false {
+		uvdelta, n := binary.Uvarint(p)
+		if n <= 0 || (uvdelta == 0 && !first) {
+			return -1, false
+		}
+		p = p[n:]
+		if uvdelta&1 != 0 {
+			val += int32(^(uvdelta >> 1))
+		} else {
+			val += int32(uvdelta >> 1)
+		}
+		pcdelta, n := binary.Uvarint(p)
+		if n <= 0 {
+			return -1, false
+		}
+		p = p[n:]
+		pc += pcdelta * t.minLC
+		if targetpc < pc {
+			return val, true
+		}
+	}
+}
+
+func cstring(b []byte, off uint64) string {
+	if off >= uint64(len(b)) {
+		return ""
+	}
+	b = b[off:]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+func (t *goTable) fileLine(fn goFunc, pc uint64) (string, int) {
+	line, _ := t.pcvalue(fn.pcln, fn.entry, pc)
+	fileno, ok := t.pcvalue(fn.pcfile, fn.entry, pc)
+	if !ok || fileno < 0 {
+		return "", int(line)
+	}
+	idx := (uint64(fn.cuOffset) + uint64(fileno)) * 4
+	if idx+4 > uint64(len(t.cutab)) {
+		return "", int(line)
+	}
+	fileOff := t.order.Uint32(t.cutab[idx:])
+	if fileOff == ^uint32(0) {
+		return "", int(line)
+	}
+	return cstring(t.filetab, uint64(fileOff)), int(line)
+}
+
+// inlineTree returns the function's inline tree, or nil.
+func (t *goTable) inlineTree(fn goFunc) []byte {
+	if t.gofunc == nil || len(fn.funcdata) <= funcdataInlTree*4 || len(fn.pcdata) <= pcdataInlTreeIndex*4 {
+		return nil
+	}
+	off := t.order.Uint32(fn.funcdata[funcdataInlTree*4:])
+	if off == ^uint32(0) || uint64(off) >= uint64(len(t.gofunc)) {
+		return nil
+	}
+	return t.gofunc[off:]
+}
+
+// frames returns the frames at pc, innermost (most deeply inlined) first.
+func (t *goTable) frames(pc uint64) []Frame {
+	fn, ok := t.findFunc(pc)
+	if !ok {
+		return nil
+	}
+	var frames []Frame
+	file, line := t.fileLine(fn, pc)
+	if tree := t.inlineTree(fn); tree != nil {
+		pcdataOff := t.order.Uint32(fn.pcdata[pcdataInlTreeIndex*4:])
+		// Each step moves to the call site of the inlined call, which lies
+		// in the same outer function; a well-formed tree ends at -1.
+		for steps := 0; steps < 1000; steps++ {
+			ix, ok := t.pcvalue(pcdataOff, fn.entry, pc)
+			if !ok || ix < 0 {
+				break
+			}
+			nameOff, parentPc, ok := t.inlinedCall(tree, int(ix))
+			if !ok {
+				break
+			}
+			frames = append(frames, Frame{Function: cstring(t.funcnames, uint64(nameOff)), File: file, Line: line})
+			pc = fn.entry + uint64(parentPc)
+			file, line = t.fileLine(fn, pc)
+		}
+	}
+	return append(frames, Frame{Function: cstring(t.funcnames, uint64(fn.nameOff)), File: file, Line: line})
+}
+
+// inlinedCall decodes entry ix of an inline tree (runtime.inlinedCall).
+func (t *goTable) inlinedCall(tree []byte, ix int) (nameOff uint32, parentPc int32, ok bool) {
+	if t.go120 {
+		// {funcID uint8; _ [3]byte; nameOff int32; parentPc int32; startLine int32}
+		o := ix * 16
+		if o+16 > len(tree) {
+			return 0, 0, false
+		}
+		return t.order.Uint32(tree[o+4:]), int32(t.order.Uint32(tree[o+8:])), true
+	}
+	// Go 1.18/1.19: {parent int16; funcID uint8; _ byte; file int32; line int32; func_ int32; parentPc int32}
+	o := ix * 20
+	if o+20 > len(tree) {
+		return 0, 0, false
+	}
+	return t.order.Uint32(tree[o+12:]), int32(t.order.Uint32(tree[o+16:])), true
+}

@@ -1,0 +1,217 @@
+package symbolize
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// child is a test program started from testdata that prints lines until
+// "ready" and then waits for its stdin to close.
+type child struct {
+	cmd   *exec.Cmd
+	lines []string
+}
+
+func startChild(t testing.TB, bin string) *child {
+	t.Helper()
+	cmd := exec.Command(bin)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	c := &child{cmd: cmd}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if sc.Text() == "ready" {
+			go io.Copy(io.Discard, stdout)
+			return c
+		}
+		c.lines = append(c.lines, sc.Text())
+	}
+	t.Fatalf("%s exited before it was ready: %v", bin, sc.Err())
+	return nil
+}
+
+// field returns the value after "name " in the child's output.
+func (c *child) field(t testing.TB, name string) uint64 {
+	t.Helper()
+	for _, l := range c.lines {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			n, err := strconv.ParseUint(strings.TrimPrefix(v, "0x"), 16, 64)
+			if err != nil {
+				t.Fatalf("parsing %q: %v", l, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("child printed no %q line: %q", name, c.lines)
+	return 0
+}
+
+func buildGo(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(dir))
+	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, args...), ".")...)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", dir, err, b)
+	}
+	return out
+}
+
+func buildC(t testing.TB, src string, args ...string) string {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc is not installed; the C symbolization test needs it")
+	}
+	out := filepath.Join(t.TempDir(), "cprog")
+	cmd := exec.Command(gcc, append(append([]string{"-O1", "-fno-omit-frame-pointer", "-o", out}, args...), src)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcc %s: %v\n%s", src, err, b)
+	}
+	return out
+}
+
+func TestGoInlinedFrames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"exe", nil},
+		{"pie", []string{"-buildmode=pie"}},
+		{"no-dwarf", []string{"-ldflags=-w"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startChild(t, buildGo(t, "testdata/goinline", tc.flags...))
+			var pcs []uint64
+			var want []string
+			for _, l := range c.lines {
+				if f, ok := strings.CutPrefix(l, "frame "); ok {
+					want = append(want, f)
+				}
+				if v, ok := strings.CutPrefix(l, "pc 0x"); ok {
+					pc, err := strconv.ParseUint(v, 16, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pcs = append(pcs, pc)
+				}
+			}
+			p, err := New().Process(c.cmd.Process.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Each runtime PC, symbolized, yields the runtime's frame at that
+			// position and, for inlined calls, the frames of its callers.
+			for i, pc := range pcs {
+				m, frames := p.Lookup(pc - 1)
+				if m == nil || m.BuildID == "" {
+					t.Fatalf("mapping of %#x = %+v, want one with a build ID", pc, m)
+				}
+				var got []string
+				for _, f := range frames {
+					got = append(got, f.Function+" "+f.File+" "+strconv.Itoa(f.Line))
+				}
+				if i+len(got) > len(want) || strings.Join(got, "\n") != strings.Join(want[i:i+len(got)], "\n") || len(got) == 0 {
+					t.Errorf("frames at pcs[%d]=%#x:\n%s\nwant a prefix of (from runtime.CallersFrames):\n%s", i, pc, strings.Join(got, "\n"), strings.Join(want[i:], "\n"))
+				}
+				if i == 0 && len(got) < 2 {
+					t.Errorf("frames at pcs[0] = %q; want main.leaf inlined into its caller", got)
+				}
+			}
+		})
+	}
+}
+
+func TestCSymbols(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"pie", []string{"-pie", "-fPIE"}},
+		{"no-pie", []string{"-no-pie"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startChild(t, buildC(t, "testdata/cfuncs/main.c", tc.flags...))
+			p, err := New().Process(c.cmd.Process.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []struct{ field, function string }{
+				{"alpha", "alpha_function"},
+				{"beta", "beta_function"},
+				{"getpid", "getpid"},
+			} {
+				addr := c.field(t, want.field)
+				m, frames := p.Lookup(addr)
+				if m == nil || len(frames) != 1 || !strings.Contains(frames[0].Function, want.function) {
+					t.Errorf("Lookup(%#x) = %+v, %+v; want a frame naming %s", addr, m, frames, want.function)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownAddressesStayUnresolved(t *testing.T) {
+	p, err := New().Process(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, frames := p.Lookup(8); m != nil || frames != nil {
+		t.Errorf("Lookup(8) = %+v, %+v; want nothing", m, frames)
+	}
+	for i := range p.Mappings {
+		if p.Mappings[i].Path == "[vdso]" {
+			m, frames := p.Lookup(p.Mappings[i].Start)
+			if m == nil || m.Path != "[vdso]" || frames != nil {
+				t.Errorf("Lookup in [vdso] = %+v, %+v; want the mapping and no frames", m, frames)
+			}
+		}
+	}
+}
+
+func TestParseMaps(t *testing.T) {
+	in := `55d0c8a00000-55d0c8a01000 r--p 00000000 fd:01 1234   /usr/bin/my prog
+55d0c8a01000-55d0c8a6b000 r-xp 00001000 fd:01 1234   /usr/bin/my prog
+7ffd5e1f0000-7ffd5e1f2000 r-xp 00000000 00:00 0      [vdso]
+7ffd5e1f4000-7ffd5e1f6000 rw-p 00000000 00:00 0
+`
+	got, err := parseMaps([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Mapping{
+		{Start: 0x55d0c8a01000, Limit: 0x55d0c8a6b000, Offset: 0x1000, Inode: 1234, Path: "/usr/bin/my prog"},
+		{Start: 0x7ffd5e1f0000, Limit: 0x7ffd5e1f2000, Path: "[vdso]"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("parseMaps = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("mapping %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if !got[0].File() || got[1].File() {
+		t.Errorf("File() = %v, %v; want true, false", got[0].File(), got[1].File())
+	}
+}

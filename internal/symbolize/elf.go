@@ -135,7 +135,6 @@ func readVaddr(f *elf.File, addr uint64, n uint64) ([]byte, error) {
 	return nil, fmt.Errorf("address %#x is not in a loaded segment", addr)
 }
 
-
 // buildIDOf reads only the build ID note of the ELF file r.
 func buildIDOf(r io.ReaderAt) string {
 	f, err := elf.NewFile(r)

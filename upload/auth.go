@@ -2,6 +2,7 @@ package upload
 
 import (
 	"net/http"
+	"sync/atomic"
 )
 
 // Doer sends one HTTP request. *http.Client satisfies it, and so does any
@@ -14,6 +15,9 @@ type Doer interface {
 type Credentials struct {
 	// Token is sent as "Authorization: Bearer <token>" on every request.
 	Token Secret
+	// TokenFile names a file holding the token, used instead of Token. It
+	// is re-read when it changes (see TokenFile), so rotation needs no restart.
+	TokenFile string
 	// TokenSource names where Token came from (a Config field or an
 	// environment variable), for messages about a rejected token.
 	TokenSource string
@@ -27,6 +31,22 @@ type Credentials struct {
 	Headers map[string]string
 	// UserAgent names the SDK and its version.
 	UserAgent string
+
+	fileToken atomic.Pointer[TokenFile] // reader of TokenFile, made on first use
+}
+
+// token returns the bearer token to send: the content of TokenFile when
+// that is set, Token otherwise.
+func (c *Credentials) token() Secret {
+	if c.TokenFile == "" {
+		return c.Token
+	}
+	f := c.fileToken.Load()
+	if f == nil || f.Path() != c.TokenFile {
+		c.fileToken.CompareAndSwap(f, NewTokenFile(c.TokenFile))
+		f = c.fileToken.Load()
+	}
+	return f.Token()
 }
 
 // Apply sets the credentials' headers on h.
@@ -37,8 +57,8 @@ func (c *Credentials) Apply(h http.Header) {
 	if c.UserAgent != "" {
 		h.Set("User-Agent", c.UserAgent)
 	}
-	if c.Token.IsSet() {
-		h.Set("Authorization", "Bearer "+c.Token.Reveal())
+	if tok := c.token(); tok.IsSet() {
+		h.Set("Authorization", "Bearer "+tok.Reveal())
 	} else if c.BasicUser != "" || c.BasicPassword.IsSet() {
 		r := http.Request{Header: h}
 		r.SetBasicAuth(c.BasicUser, c.BasicPassword.Reveal())

@@ -36,6 +36,7 @@ type Parca struct {
 	creds     *Credentials
 	transport *http.Transport
 	client    *http.Client
+	maxBytes  int // maxRequestBytes; smaller in tests
 }
 
 // NewParca returns a backend that writes to the Parca server at address:
@@ -70,6 +71,7 @@ func NewParca(address string, creds *Credentials, tlsConfig *tls.Config) (*Parca
 		creds:     creds,
 		transport: t,
 		client:    &http.Client{Transport: t},
+		maxBytes:  maxRequestBytes,
 	}, nil
 }
 
@@ -107,7 +109,7 @@ func (p *Parca) Close() error {
 func (p *Parca) Send(ctx context.Context, batch []Window) (int, error) {
 	delivered := 0
 	for delivered < len(batch) {
-		msg, n, err := encodeWriteRaw(batch[delivered:])
+		msg, n, err := encodeWriteRaw(batch[delivered:], p.maxBytes)
 		if err != nil {
 			return delivered, &Error{Op: writeRawProcedure, Err: err}
 		}
@@ -198,9 +200,9 @@ func grpcTimeout(d time.Duration) string {
 }
 
 // encodeWriteRaw encodes a WriteRawRequest holding the longest prefix of
-// batch that fits maxRequestBytes (at least one window) and returns it with
+// batch that fits maxBytes (at least one window) and returns it with
 // the number of windows it holds.
-func encodeWriteRaw(batch []Window) ([]byte, int, error) {
+func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
 	type series struct {
 		labels []label
 		data   []byte
@@ -223,7 +225,7 @@ func encodeWriteRaw(batch []Window) ([]byte, int, error) {
 		// RawProfileSeries: labels = 1 (a LabelSet whose labels = 1),
 		// samples = 2 (RawSample whose raw_profile = 1).
 		s.size = sizeBytesField(1, sizeLabels(1, ls)) + sizeBytesField(2, sizeBytesField(1, len(s.data)))
-		if len(all) > 0 && total+s.size > maxRequestBytes {
+		if len(all) > 0 && total+s.size > maxBytes {
 			break
 		}
 		all = append(all, s)

@@ -30,6 +30,7 @@ type Push struct {
 	endpoint string
 	creds    *Credentials
 	client   Doer
+	maxBytes int // maxRequestBytes; smaller in tests
 }
 
 // NewPush returns a backend that pushes to the Pyroscope server at address,
@@ -46,7 +47,7 @@ func NewPush(address string, creds *Credentials, client Doer) (*Push, error) {
 	u.RawQuery, u.Fragment = "", ""
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + pushProcedure
 	u.RawPath = ""
-	return &Push{endpoint: u.String(), creds: creds, client: client}, nil
+	return &Push{endpoint: u.String(), creds: creds, client: client, maxBytes: maxRequestBytes}, nil
 }
 
 // Send pushes batch in as few requests as maxRequestBytes allows, in order,
@@ -54,7 +55,7 @@ func NewPush(address string, creds *Credentials, client Doer) (*Push, error) {
 func (p *Push) Send(ctx context.Context, batch []Window) (int, error) {
 	delivered := 0
 	for delivered < len(batch) {
-		body, n, err := encodePushRequest(batch[delivered:])
+		body, n, err := encodePushRequest(batch[delivered:], p.maxBytes)
 		if err != nil {
 			return delivered, &Error{Op: pushProcedure, Err: err}
 		}
@@ -115,11 +116,11 @@ func connectError(resp *http.Response, creds *Credentials) error {
 }
 
 // encodePushRequest encodes a push.v1.PushRequest holding the longest prefix
-// of batch that fits maxRequestBytes (at least one window) and returns it
+// of batch that fits maxBytes (at least one window) and returns it
 // with the number of windows it holds. Each window is a RawProfileSeries
 // with one RawSample; __delta__="false" tells the server the profile is
 // already a delta so it must not subtract a previous one.
-func encodePushRequest(batch []Window) ([]byte, int, error) {
+func encodePushRequest(batch []Window, maxBytes int) ([]byte, int, error) {
 	type series struct {
 		labels []label
 		data   []byte
@@ -144,7 +145,7 @@ func encodePushRequest(batch []Window) ([]byte, int, error) {
 		sampleSize := sizeBytesField(1, len(s.data)) + sizeBytesField(2, len(s.id))
 		// RawProfileSeries: labels = 1 (repeated LabelPair), samples = 2.
 		s.size = sizeLabels(1, ls) + sizeBytesField(2, sampleSize)
-		if len(all) > 0 && total+s.size > maxRequestBytes {
+		if len(all) > 0 && total+s.size > maxBytes {
 			break
 		}
 		all = append(all, s)

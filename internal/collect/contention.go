@@ -1,0 +1,180 @@
+package collect
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/delta"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofenc"
+)
+
+// Contention sample type names, as runtime/pprof names them.
+const (
+	Contentions = "contentions"
+	Delay       = "delay"
+)
+
+// Rates set when mutex or block profiling is requested while the runtime's
+// rate is 0 and ContentionOptions.Rate is 0.
+const (
+	// DefaultMutexFraction samples one in 10 mutex contention events: cheap
+	// enough to leave on in production, frequent enough to find hot locks.
+	DefaultMutexFraction = 10
+	// DefaultBlockRate samples, on average, one blocking event per 10µs
+	// spent blocked: every event of 10µs or more, shorter ones in
+	// proportion to their length.
+	DefaultBlockRate = 10_000
+)
+
+// ContentionOptions configures a mutex or block collector.
+type ContentionOptions struct {
+	// SampleTypes lists contentions and/or delay; nil or empty means both.
+	SampleTypes []string
+	// Rate is the mutex profile fraction or the block profile rate (in
+	// nanoseconds) to set when the runtime's is 0. Zero means
+	// DefaultMutexFraction or DefaultBlockRate. A rate the program already
+	// set is left alone.
+	Rate int
+	// Logger, when set, receives one informational line saying which rate
+	// the collector set.
+	Logger func(format string, args ...any)
+}
+
+// Contention collects the mutex or the block profile as the change over
+// each window: how many contention events and how long they waited.
+type Contention struct {
+	name    string
+	read    func([]blockRecord) (int, bool)
+	restore func()
+	columns []int // indexes into [contentions, delay]
+	header  pprofenc.Header
+	cpuGHz  float64
+	depth   int
+
+	table  *delta.Table
+	enc    *pprofenc.Builder
+	recs   []blockRecord
+	values []int64
+}
+
+// NewMutex returns a collector of the mutex profile. If the runtime's mutex
+// profile fraction is 0 it sets opts.Rate (or DefaultMutexFraction) and
+// Close sets it back to 0.
+func NewMutex(opts ContentionOptions) *Contention {
+	c := newContention("mutex", mutexProfileInternal, opts)
+	if runtime.SetMutexProfileFraction(-1) == 0 {
+		rate := cmpOr(opts.Rate, DefaultMutexFraction)
+		runtime.SetMutexProfileFraction(rate)
+		c.restore = func() { runtime.SetMutexProfileFraction(0) }
+		logf(opts.Logger, "mutex profiling was off: set runtime.SetMutexProfileFraction(%d); restored to 0 on stop", rate)
+	}
+	return c
+}
+
+// NewBlock returns a collector of the block profile. The runtime has no way
+// to read the block profile rate, so it is taken to be 0 when the block
+// profile holds no record yet; then opts.Rate (or DefaultBlockRate) is set
+// and Close sets it back to 0.
+func NewBlock(opts ContentionOptions) *Contention {
+	c := newContention("block", blockProfileInternal, opts)
+	if n, _ := blockProfileInternal(nil); n == 0 {
+		rate := cmpOr(opts.Rate, DefaultBlockRate)
+		runtime.SetBlockProfileRate(rate)
+		c.restore = func() { runtime.SetBlockProfileRate(0) }
+		logf(opts.Logger, "block profiling looked off (no record yet): set runtime.SetBlockProfileRate(%d); restored to 0 on stop", rate)
+	}
+	return c
+}
+
+func newContention(name string, read func([]blockRecord) (int, bool), opts ContentionOptions) *Contention {
+	c := &Contention{
+		name:   name,
+		read:   read,
+		cpuGHz: float64(cyclesPerSecond()) / 1e9,
+		depth:  len(makeProfStack()),
+		table:  delta.NewTable(keepWindows),
+		enc:    pprofenc.NewBuilder(pprofenc.NewSymbols(readMappings())),
+	}
+	types := [2]pprofenc.ValueType{{Type: Contentions, Unit: "count"}, {Type: Delay, Unit: "nanoseconds"}}
+	for i, vt := range types {
+		if len(opts.SampleTypes) == 0 || slices.Contains(opts.SampleTypes, vt.Type) {
+			c.columns = append(c.columns, i)
+			c.header.SampleTypes = append(c.header.SampleTypes, vt)
+		}
+	}
+	if len(c.columns) == 0 {
+		c.columns = []int{0, 1}
+		c.header.SampleTypes = types[:]
+	}
+	c.values = make([]int64, len(c.columns))
+	c.header.PeriodType = pprofenc.ValueType{Type: Contentions, Unit: "count"}
+	c.header.Period = 1
+
+	c.recs = readBlock(c.read, c.recs)
+	for i := range c.recs {
+		r := &c.recs[i]
+		c.table.Baseline(r.Stack, 0, c.cumulative(r))
+	}
+	return c
+}
+
+// cumulative converts a record as runtime/pprof does: the runtime already
+// scaled the count by the sampling rate, cycles become nanoseconds.
+func (c *Contention) cumulative(r *blockRecord) delta.Values {
+	return delta.Values{r.Count, int64(float64(r.Cycles) / c.cpuGHz)}
+}
+
+// Collect writes the contention that happened in [from, until).
+func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
+	c.recs = readBlock(c.read, c.recs)
+	c.header.TimeNanos = from.UnixNano()
+	c.header.DurationNanos = until.Sub(from).Nanoseconds()
+	c.enc.Begin(c.header)
+	sym := c.enc.Symbols()
+	for i := range c.recs {
+		r := &c.recs[i]
+		e, created := c.table.Find(r.Stack, 0)
+		if created {
+			e.Locs = sym.Stack(e.Locs, sym.ExpandPhysical(r.Stack, c.depth))
+		}
+		d := e.Delta(c.cumulative(r))
+		if d == (delta.Values{}) {
+			continue
+		}
+		c.table.Touch(e)
+		for j, col := range c.columns {
+			c.values[j] = d[col]
+		}
+		c.enc.Sample(e.Locs, c.values, nil)
+	}
+	c.table.EndWindow()
+	if err := c.enc.Finish(w); err != nil {
+		return fmt.Errorf("%s profile: %w", c.name, err)
+	}
+	return nil
+}
+
+// Close restores the runtime rate the collector set, if it set one.
+func (c *Contention) Close() error {
+	if c.restore != nil {
+		c.restore()
+		c.restore = nil
+	}
+	return nil
+}
+
+func cmpOr(v, fallback int) int {
+	if v > 0 {
+		return v
+	}
+	return fallback
+}
+
+func logf(logger func(string, ...any), format string, args ...any) {
+	if logger != nil {
+		logger(format, args...)
+	}
+}

@@ -1,0 +1,179 @@
+package collect
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/delta"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofenc"
+)
+
+// Heap sample type names, as runtime/pprof names them.
+const (
+	AllocObjects = "alloc_objects"
+	AllocSpace   = "alloc_space"
+	InuseObjects = "inuse_objects"
+	InuseSpace   = "inuse_space"
+)
+
+// keepWindows is how many windows an unchanged stack stays in a delta
+// table's hot part before only its cumulative values are kept.
+const keepWindows = 4
+
+// HeapOptions configures a Heap collector.
+type HeapOptions struct {
+	// SampleTypes lists the sample types to write, among alloc_objects,
+	// alloc_space, inuse_objects and inuse_space; nil or empty means all
+	// four. Names not in that list are ignored.
+	SampleTypes []string
+	// DisableGCRuns stops the collector from forcing a garbage collection
+	// before reading the profile. The runtime publishes heap profile data
+	// only at the end of a GC cycle, so without a GC in the window the
+	// window's allocations appear one window later.
+	DisableGCRuns bool
+}
+
+// Heap collects the heap profile: allocations (alloc_*) as the change over
+// each window, live memory (inuse_*) as a snapshot at the window's end.
+type Heap struct {
+	opts    HeapOptions
+	columns []int // indexes into [alloc_objects, alloc_space, inuse_objects, inuse_space]
+	header  pprofenc.Header
+
+	table  *delta.Table
+	enc    *pprofenc.Builder
+	recs   []memRecord
+	all    [4]int64
+	values []int64
+	labels []pprofenc.Label
+
+	gcCycles []metrics.Sample
+	lastGC   uint64
+}
+
+var heapTypes = [4]pprofenc.ValueType{
+	{Type: AllocObjects, Unit: "count"},
+	{Type: AllocSpace, Unit: "bytes"},
+	{Type: InuseObjects, Unit: "count"},
+	{Type: InuseSpace, Unit: "bytes"},
+}
+
+// NewHeap returns a heap collector whose first window holds only what is
+// allocated from now on. Unless DisableGCRuns is set it runs a GC first, so
+// that allocations made before it are published and left out.
+func NewHeap(opts HeapOptions) *Heap {
+	h := &Heap{
+		opts:     opts,
+		table:    delta.NewTable(keepWindows),
+		enc:      pprofenc.NewBuilder(pprofenc.NewSymbols(readMappings())),
+		gcCycles: []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}},
+	}
+	for i, vt := range heapTypes {
+		if len(opts.SampleTypes) == 0 || slices.Contains(opts.SampleTypes, vt.Type) {
+			h.columns = append(h.columns, i)
+			h.header.SampleTypes = append(h.header.SampleTypes, vt)
+		}
+	}
+	if len(h.columns) == 0 { // only unknown names: fall back to all four
+		h.columns = []int{0, 1, 2, 3}
+		h.header.SampleTypes = heapTypes[:]
+	}
+	h.values = make([]int64, len(h.columns))
+	h.header.PeriodType = pprofenc.ValueType{Type: "space", Unit: "bytes"}
+
+	if !opts.DisableGCRuns {
+		runtime.GC()
+	}
+	h.lastGC = h.gcCount()
+	rate := int64(runtime.MemProfileRate)
+	h.recs = readMem(h.recs)
+	for i := range h.recs {
+		r := &h.recs[i]
+		if r.AllocObjects == 0 {
+			continue
+		}
+		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
+		h.table.Baseline(r.Stack, r.AllocBytes/r.AllocObjects, delta.Values{objects, bytes})
+	}
+	return h
+}
+
+func (h *Heap) gcCount() uint64 {
+	metrics.Read(h.gcCycles)
+	if h.gcCycles[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return h.gcCycles[0].Value.Uint64()
+}
+
+// Collect writes the heap profile of [from, until). It forces a GC first
+// unless DisableGCRuns is set or a GC already completed in the window.
+func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
+	if gc := h.gcCount(); gc == h.lastGC && !h.opts.DisableGCRuns {
+		runtime.GC()
+	}
+	h.lastGC = h.gcCount()
+
+	rate := int64(runtime.MemProfileRate)
+	h.recs = readMem(h.recs)
+	h.header.Period = rate
+	h.header.TimeNanos = from.UnixNano()
+	h.header.DurationNanos = until.Sub(from).Nanoseconds()
+	h.enc.Begin(h.header)
+	sym := h.enc.Symbols()
+	for i := range h.recs {
+		r := &h.recs[i]
+		if r.AllocObjects == 0 {
+			continue
+		}
+		size := r.AllocBytes / r.AllocObjects
+		e, created := h.table.Find(r.Stack, size)
+		if created {
+			e.Locs = sym.HeapStack(e.Locs, r.Stack)
+		}
+		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
+		d := e.Delta(delta.Values{objects, bytes})
+		h.all[0], h.all[1] = d[0], d[1]
+		h.all[2], h.all[3] = scaleHeap(max(r.AllocObjects-r.FreeObjects, 0), max(r.AllocBytes-r.FreeBytes, 0), rate)
+		nonzero := false
+		for j, c := range h.columns {
+			h.values[j] = h.all[c]
+			nonzero = nonzero || h.all[c] != 0
+		}
+		if !nonzero {
+			continue
+		}
+		h.table.Touch(e)
+		h.labels = append(h.labels[:0], pprofenc.Label{Key: "bytes", Num: size})
+		h.enc.Sample(e.Locs, h.values, h.labels)
+	}
+	h.table.EndWindow()
+	if err := h.enc.Finish(w); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
+}
+
+// Close releases nothing: the heap collector changes no runtime setting.
+func (h *Heap) Close() error { return nil }
+
+// scaleHeap undoes the runtime's heap sampling as runtime/pprof does: a
+// record of objects of one size, sampled on average every rate bytes, stands
+// for count/(1-exp(-size/rate)) objects. The result is truncated the same
+// way, so values match runtime/pprof's to the unit.
+func scaleHeap(count, bytes, rate int64) (int64, int64) {
+	if count == 0 || bytes == 0 {
+		return 0, 0
+	}
+	if rate <= 1 {
+		return count, bytes
+	}
+	avg := float64(bytes) / float64(count)
+	scale := 1 / (1 - math.Exp(-avg/float64(rate)))
+	return int64(float64(count) * scale), int64(float64(bytes) * scale)
+}

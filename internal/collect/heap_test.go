@@ -1,0 +1,191 @@
+package collect
+
+import (
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// keep holds allocations alive so in-use values can be compared.
+var keep [][]byte
+
+//go:noinline
+func allocKnown(n, size int) {
+	for range n {
+		keep = append(keep, make([]byte, size))
+	}
+}
+
+//go:noinline
+func allocDeep(depth int) {
+	if depth > 0 {
+		allocDeep(depth - 1)
+		return
+	}
+	for range 64 {
+		keep = append(keep, make([]byte, 4096))
+	}
+}
+
+// withMemProfileRate samples every rate bytes for the test's duration.
+func withMemProfileRate(t *testing.T, rate int) {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = rate
+	t.Cleanup(func() { runtime.MemProfileRate = old; keep = nil })
+}
+
+func TestHeapWindowMatchesPprof(t *testing.T) {
+	withMemProfileRate(t, 4096)
+	allocKnown(100, 1024) // before the collector: must not show up
+	h := NewHeap(HeapOptions{})
+	before := runtimeProfile(t, "heap")
+
+	const n, size = 20000, 1024
+	allocKnown(n, size)
+	runtime.GC() // publish; the collector sees a GC ran and does not force one
+	t0 := time.Unix(1700000000, 0)
+	ours := collectOnce(t, h, t0, t0.Add(15*time.Second))
+	after := runtimeProfile(t, "heap")
+	noNegative(t, ours)
+
+	got := sumFor(ours, ".allocKnown")
+	want := sumFor(after, ".allocKnown")
+	old := sumFor(before, ".allocKnown")
+	for _, typ := range []string{AllocObjects, AllocSpace} {
+		if got[typ] != want[typ]-old[typ] {
+			t.Errorf("%s of allocKnown: ours %d, runtime/pprof change %d (%d - %d)", typ, got[typ], want[typ]-old[typ], want[typ], old[typ])
+		}
+	}
+	for _, typ := range []string{InuseObjects, InuseSpace} {
+		if got[typ] != want[typ] {
+			t.Errorf("%s of allocKnown: ours %d, runtime/pprof %d", typ, got[typ], want[typ])
+		}
+	}
+	// Sampling error: ~5000 samples, so 15% is many standard deviations.
+	if v := got[AllocSpace]; v < n*size*85/100 || v > n*size*115/100 {
+		t.Errorf("alloc_space of allocKnown = %d, want about %d", v, n*size)
+	}
+	if ours.TimeNanos != t0.UnixNano() || ours.DurationNanos != (15*time.Second).Nanoseconds() {
+		t.Errorf("time %d duration %d, want %d and 15s", ours.TimeNanos, ours.DurationNanos, t0.UnixNano())
+	}
+	checkHeader(t, ours, after)
+}
+
+// checkHeader compares the sample types, period and main mapping with
+// runtime/pprof's.
+func checkHeader(t *testing.T, ours, theirs *profile.Profile) {
+	t.Helper()
+	if len(ours.SampleType) != len(theirs.SampleType) {
+		t.Fatalf("sample types %v, runtime/pprof %v", ours.SampleType, theirs.SampleType)
+	}
+	for i := range ours.SampleType {
+		if *ours.SampleType[i] != *theirs.SampleType[i] {
+			t.Errorf("sample type %d = %v, runtime/pprof %v", i, ours.SampleType[i], theirs.SampleType[i])
+		}
+	}
+	if *ours.PeriodType != *theirs.PeriodType || ours.Period != theirs.Period {
+		t.Errorf("period %v %d, runtime/pprof %v %d", ours.PeriodType, ours.Period, theirs.PeriodType, theirs.Period)
+	}
+	if len(ours.Mapping) == 0 || len(theirs.Mapping) == 0 {
+		t.Fatalf("mappings: ours %d, runtime/pprof %d", len(ours.Mapping), len(theirs.Mapping))
+	}
+	om, tm := ours.Mapping[0], theirs.Mapping[0]
+	if om.File != tm.File || om.BuildID != tm.BuildID || om.Start != tm.Start || om.Limit != tm.Limit || !om.HasFunctions {
+		t.Errorf("main mapping %+v, runtime/pprof %+v", om, tm)
+	}
+}
+
+// TestRuntimeRecordsMatchPprof guards the go:linkname'd runtime functions:
+// for the same live objects our snapshot and runtime/pprof's agree on the
+// values and on every frame's function, file, line and start line.
+func TestRuntimeRecordsMatchPprof(t *testing.T) {
+	withMemProfileRate(t, 1)
+	h := NewHeap(HeapOptions{SampleTypes: []string{InuseObjects, InuseSpace}})
+	allocKnown(300, 200)
+	runtime.GC()
+	ours := collectOnce(t, h, time.Now(), time.Now())
+	theirs := runtimeProfile(t, "heap")
+	if len(ours.SampleType) != 2 || ours.SampleType[0].Type != InuseObjects {
+		t.Fatalf("sample types %v, want only inuse_objects and inuse_space", ours.SampleType)
+	}
+	got := frames(ours, ".allocKnown")
+	want := frames(theirs, ".allocKnown")
+	if len(got) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("frames of allocKnown:\nours    %q\npprof   %q", got, want)
+	}
+	if o, p := sumFor(ours, ".allocKnown")[InuseObjects], sumFor(theirs, ".allocKnown")[InuseObjects]; o != p || o < 300 {
+		t.Fatalf("inuse_objects of allocKnown: ours %d, runtime/pprof %d, want 300 or more", o, p)
+	}
+}
+
+// frames renders the deepest stack through suffix as function, file, line
+// and start line, leaf first.
+func frames(p *profile.Profile, suffix string) []string {
+	var out []string
+	for _, s := range p.Sample {
+		if !hasFunc(s, suffix) {
+			continue
+		}
+		var f []string
+		for _, loc := range s.Location {
+			for _, ln := range loc.Line {
+				f = append(f, ln.Function.Name+" "+ln.Function.Filename+" "+itoa(ln.Line)+" "+itoa(ln.Function.StartLine))
+			}
+		}
+		if len(f) > len(out) {
+			out = f
+		}
+	}
+	return out
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func TestHeapDeepStack(t *testing.T) {
+	withMemProfileRate(t, 1)
+	h := NewHeap(HeapOptions{})
+	allocDeep(200)
+	runtime.GC()
+	ours := collectOnce(t, h, time.Now(), time.Now())
+	theirs := runtimeProfile(t, "heap")
+	got, want := frameDepth(ours, ".allocDeep"), frameDepth(theirs, ".allocDeep")
+	t.Logf("allocDeep frames: ours %d, runtime/pprof %d", got, want)
+	if got != want || got < 100 {
+		t.Fatalf("deepest allocDeep stack: ours %d frames, runtime/pprof %d (want equal and above the legacy 32)", got, want)
+	}
+}
+
+func TestHeapWindowsSumToCumulativeChange(t *testing.T) {
+	withMemProfileRate(t, 2048)
+	h := NewHeap(HeapOptions{})
+	before := runtimeProfile(t, "heap")
+	total := map[string]int64{}
+	t0 := time.Now()
+	for i := range 6 {
+		allocKnown(1000*(i+1), 512)
+		if i%2 == 0 {
+			runtime.GC()
+		}
+		p := collectOnce(t, h, t0, t0.Add(time.Second))
+		noNegative(t, p)
+		for k, v := range sumFor(p, ".allocKnown") {
+			total[k] += v
+		}
+	}
+	runtime.GC()
+	p := collectOnce(t, h, t0, t0.Add(time.Second))
+	for k, v := range sumFor(p, ".allocKnown") {
+		total[k] += v
+	}
+	after := runtimeProfile(t, "heap")
+	for _, typ := range []string{AllocObjects, AllocSpace} {
+		want := sumFor(after, ".allocKnown")[typ] - sumFor(before, ".allocKnown")[typ]
+		if total[typ] != want || want == 0 {
+			t.Errorf("sum of windows' %s = %d, runtime/pprof change %d", typ, total[typ], want)
+		}
+	}
+}

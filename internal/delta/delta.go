@@ -1,0 +1,162 @@
+// Package delta turns the runtime's cumulative per-stack counters into
+// per-window changes. It remembers, for each stack, the cumulative values it
+// last reported, so the windows of a run sum exactly to the runtime's change
+// over the run; a value that did not grow reports zero, never less.
+//
+// Entries not touched for a few windows leave the hot table (their stack,
+// symbolized locations and bookkeeping) and only their last cumulative values
+// stay, keyed by a 64-bit hash of the stack, so that a stack that comes back
+// still reports only what is new. The runtime never forgets a stack either;
+// this keeps what the SDK holds per such stack to a few words.
+package delta
+
+// Values are the cumulative counters of one stack, already scaled the way the
+// profile reports them.
+type Values [2]int64
+
+// Entry is the hot state of one stack.
+type Entry struct {
+	key   uint64
+	tag   int64
+	stack []uintptr
+	prev  Values
+	seen  uint32 // last window Touch was called in
+	// Locs is the caller's cache of what the stack symbolized to.
+	Locs []uint64
+}
+
+// Key returns the entry's hash key, stable for its stack and tag.
+func (e *Entry) Key() uint64 { return e.key }
+
+// Stack returns the entry's stack; callers must not modify it.
+func (e *Entry) Stack() []uintptr { return e.stack }
+
+// Table holds the entries of one profile type.
+type Table struct {
+	index   map[uint64]int32
+	entries []Entry
+	free    []int32
+	cold    map[uint64]Values
+	window  uint32
+	keepFor uint32
+}
+
+// NewTable returns a table that moves an entry to the cold store once it
+// has not been touched for keepFor windows.
+func NewTable(keepFor int) *Table {
+	if keepFor < 1 {
+		keepFor = 1
+	}
+	return &Table{
+		index:   make(map[uint64]int32),
+		cold:    make(map[uint64]Values),
+		window:  1,
+		keepFor: uint32(keepFor),
+	}
+}
+
+// Len returns the number of hot entries.
+func (t *Table) Len() int { return len(t.index) }
+
+// ColdLen returns the number of stacks kept only as cumulative values.
+func (t *Table) ColdLen() int { return len(t.cold) }
+
+// Hash returns the key of stack and tag (tag tells apart records that share
+// a stack, such as allocations of different sizes).
+func Hash(stack []uintptr, tag int64) uint64 {
+	h := uint64(0x9e3779b97f4a7c15) ^ uint64(tag)*0xff51afd7ed558ccd
+	for _, pc := range stack {
+		h ^= uint64(pc)
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 31
+	}
+	return h
+}
+
+// Find returns the entry of stack and tag, creating it when it is not hot.
+// created reports that the entry is new to the hot table, so the caller must
+// fill Locs. A created entry starts from the cumulative values remembered
+// for it (by Baseline or from an earlier eviction), or from zero.
+func (t *Table) Find(stack []uintptr, tag int64) (e *Entry, created bool) {
+	key := Hash(stack, tag)
+	for ; ; key++ { // linear probing on a (very unlikely) hash collision
+		i, ok := t.index[key]
+		if !ok {
+			break
+		}
+		e := &t.entries[i]
+		if e.tag == tag && equal(e.stack, stack) {
+			return e, false
+		}
+	}
+	var i int32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		t.entries = append(t.entries, Entry{})
+		i = int32(len(t.entries) - 1)
+	}
+	e = &t.entries[i]
+	e.key, e.tag, e.seen = key, tag, t.window
+	e.stack = append(e.stack[:0], stack...)
+	e.Locs = e.Locs[:0]
+	e.prev = t.cold[key]
+	delete(t.cold, key)
+	t.index[key] = i
+	return e, true
+}
+
+// Baseline records cum as the starting point of stack and tag without making
+// the entry hot: the first window then holds only what happened after.
+func (t *Table) Baseline(stack []uintptr, tag int64, cum Values) {
+	if cum != (Values{}) {
+		t.cold[Hash(stack, tag)] = cum
+	}
+}
+
+// Delta returns what grew since the entry's last reading and remembers cum.
+// A counter that shrank (only possible if the runtime's scale changed)
+// reports zero and restarts from the new value.
+func (e *Entry) Delta(cum Values) Values {
+	var d Values
+	for i := range cum {
+		if cum[i] > e.prev[i] {
+			d[i] = cum[i] - e.prev[i]
+		}
+	}
+	e.prev = cum
+	return d
+}
+
+// Touch marks the entry as used in the current window, keeping it hot.
+func (t *Table) Touch(e *Entry) { e.seen = t.window }
+
+// EndWindow closes the current window: entries untouched for keepFor
+// windows leave the hot table, keeping only their cumulative values.
+func (t *Table) EndWindow() {
+	for key, i := range t.index {
+		e := &t.entries[i]
+		if t.window-e.seen < t.keepFor {
+			continue
+		}
+		if e.prev != (Values{}) {
+			t.cold[e.key] = e.prev
+		}
+		delete(t.index, key)
+		e.Locs = e.Locs[:0]
+		t.free = append(t.free, i)
+	}
+	t.window++
+}
+
+func equal(a, b []uintptr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

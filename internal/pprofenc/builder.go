@@ -1,0 +1,249 @@
+package pprofenc
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// ValueType names a sample value and its unit, as in profile.proto.
+type ValueType struct {
+	Type, Unit string
+}
+
+// Header holds what describes a whole profile.
+type Header struct {
+	SampleTypes       []ValueType
+	PeriodType        ValueType
+	Period            int64
+	TimeNanos         int64
+	DurationNanos     int64
+	DefaultSampleType string
+}
+
+// Label is a sample label: a string value when Num is zero, else a number.
+type Label struct {
+	Key, Str string
+	Num      int64
+}
+
+// Builder encodes one gzipped pprof profile at a time from samples whose
+// locations come from a Symbols cache. Only the locations, functions and
+// strings the profile's samples use are written. A Builder reuses its
+// buffers from profile to profile; it is not safe for concurrent use.
+type Builder struct {
+	sym   *Symbols
+	epoch uint32
+
+	body []byte // header and samples, then the rest at Finish
+
+	locSeen  []uint32 // per location: epoch it was last written in
+	usedLocs []int32
+	funcSeen []uint32
+	usedFns  []int32
+	strSeen  []uint32 // per Symbols string: epoch it got an index in
+	strIndex []int64
+	table    []string         // this profile's string table
+	dynIndex map[string]int64 // this profile's strings that are not symbols
+
+	gz *gzip.Writer
+}
+
+// NewBuilder returns a Builder writing locations from sym.
+func NewBuilder(sym *Symbols) *Builder {
+	return &Builder{sym: sym, dynIndex: make(map[string]int64)}
+}
+
+// Symbols returns the cache the Builder writes locations from.
+func (b *Builder) Symbols() *Symbols { return b.sym }
+
+// Begin starts a new profile described by h, dropping any unfinished one.
+func (b *Builder) Begin(h Header) {
+	b.epoch++
+	if b.epoch == 0 { // wrapped: forget every mark
+		clear(b.locSeen)
+		clear(b.funcSeen)
+		clear(b.strSeen)
+		b.epoch = 1
+	}
+	b.body = b.body[:0]
+	b.usedLocs = b.usedLocs[:0]
+	b.usedFns = b.usedFns[:0]
+	b.table = append(b.table[:0], "")
+	clear(b.dynIndex)
+	b.dynIndex[""] = 0
+
+	for _, vt := range h.SampleTypes {
+		b.body = b.valueType(b.body, profSampleType, vt)
+	}
+	b.body = b.valueType(b.body, profPeriodType, h.PeriodType)
+	b.body = appendInt(b.body, profPeriod, h.Period)
+	b.body = appendInt(b.body, profTimeNanos, h.TimeNanos)
+	b.body = appendInt(b.body, profDurationNanos, h.DurationNanos)
+	if h.DefaultSampleType != "" {
+		b.body = appendInt(b.body, profDefaultSampleType, b.dyn(h.DefaultSampleType))
+	}
+}
+
+func (b *Builder) valueType(buf []byte, field int, vt ValueType) []byte {
+	buf, start := startMessage(buf, field)
+	buf = appendInt(buf, valueTypeType, b.dyn(vt.Type))
+	buf = appendInt(buf, valueTypeUnit, b.dyn(vt.Unit))
+	return endMessage(buf, start)
+}
+
+// dyn returns the string-table index of s, adding it to this profile.
+func (b *Builder) dyn(s string) int64 {
+	if i, ok := b.dynIndex[s]; ok {
+		return i
+	}
+	i := int64(len(b.table))
+	b.table = append(b.table, s)
+	b.dynIndex[s] = i
+	return i
+}
+
+// sym returns the string-table index of the Symbols string id.
+func (b *Builder) symString(id int32) int64 {
+	if int(id) >= len(b.strSeen) {
+		b.strSeen = append(b.strSeen, make([]uint32, len(b.sym.strs)-len(b.strSeen))...)
+		b.strIndex = append(b.strIndex, make([]int64, len(b.sym.strs)-len(b.strIndex))...)
+	}
+	if b.strSeen[id] == b.epoch {
+		return b.strIndex[id]
+	}
+	s := b.sym.strs[id]
+	i, ok := b.dynIndex[s]
+	if !ok {
+		i = int64(len(b.table))
+		b.table = append(b.table, s)
+		b.dynIndex[s] = i
+	}
+	b.strSeen[id], b.strIndex[id] = b.epoch, i
+	return i
+}
+
+// Sample adds a sample with the given location IDs (from Symbols), values
+// and labels.
+func (b *Builder) Sample(locs []uint64, values []int64, labels []Label) {
+	if n := len(b.sym.locs); len(b.locSeen) < n {
+		b.locSeen = append(b.locSeen, make([]uint32, n-len(b.locSeen))...)
+	}
+	buf, start := startMessage(b.body, profSample)
+	if len(locs) > 0 {
+		size := 0
+		for _, id := range locs {
+			size += varintSize(id)
+			if i := id - 1; b.locSeen[i] != b.epoch {
+				b.locSeen[i] = b.epoch
+				b.usedLocs = append(b.usedLocs, int32(i))
+			}
+		}
+		buf = appendTag(buf, sampleLocationID, wireBytes)
+		buf = appendVarint(buf, uint64(size))
+		for _, id := range locs {
+			buf = appendVarint(buf, id)
+		}
+	}
+	size := 0
+	for _, v := range values {
+		size += varintSize(uint64(v))
+	}
+	buf = appendTag(buf, sampleValue, wireBytes)
+	buf = appendVarint(buf, uint64(size))
+	for _, v := range values {
+		buf = appendVarint(buf, uint64(v))
+	}
+	for _, l := range labels {
+		var ls int
+		buf, ls = startMessage(buf, sampleLabel)
+		buf = appendInt(buf, labelKey, b.dyn(l.Key))
+		if l.Num != 0 {
+			buf = appendInt(buf, labelNum, l.Num)
+		} else {
+			buf = appendInt(buf, labelStr, b.dyn(l.Str))
+		}
+		buf = endMessage(buf, ls)
+	}
+	b.body = endMessage(buf, start)
+}
+
+// Finish writes the locations, functions, mappings and string table the
+// samples need and writes the profile, gzipped, to w.
+func (b *Builder) Finish(w io.Writer) error {
+	sym := b.sym
+	if n := len(sym.funcs); len(b.funcSeen) < n {
+		b.funcSeen = append(b.funcSeen, make([]uint32, n-len(b.funcSeen))...)
+	}
+	buf := b.body
+	for _, i := range b.usedLocs {
+		loc := &sym.locs[i]
+		var start int
+		buf, start = startMessage(buf, profLocation)
+		buf = appendUint(buf, locationID, uint64(i)+1)
+		buf = appendUint(buf, locationMapping, loc.mapping)
+		buf = appendUint(buf, locationAddress, loc.addr)
+		for _, ln := range loc.lines {
+			var ls int
+			buf, ls = startMessage(buf, locationLine)
+			buf = appendUint(buf, lineFunction, uint64(ln.fn)+1)
+			buf = appendInt(buf, lineLine, ln.line)
+			buf = endMessage(buf, ls)
+			if b.funcSeen[ln.fn] != b.epoch {
+				b.funcSeen[ln.fn] = b.epoch
+				b.usedFns = append(b.usedFns, ln.fn)
+			}
+		}
+		buf = endMessage(buf, start)
+	}
+	for _, i := range b.usedFns {
+		fn := &sym.funcs[i]
+		name := b.symString(fn.name)
+		var start int
+		buf, start = startMessage(buf, profFunction)
+		buf = appendUint(buf, functionID, uint64(i)+1)
+		buf = appendInt(buf, functionName, name)
+		buf = appendInt(buf, functionSystemName, name)
+		buf = appendInt(buf, functionFilename, b.symString(fn.file))
+		buf = appendInt(buf, functionStartLine, fn.startLine)
+		buf = endMessage(buf, start)
+	}
+	for i, m := range sym.mappings {
+		var start int
+		buf, start = startMessage(buf, profMapping)
+		buf = appendUint(buf, mappingID, uint64(i)+1)
+		buf = appendUint(buf, mappingStart, m.Start)
+		buf = appendUint(buf, mappingLimit, m.Limit)
+		buf = appendUint(buf, mappingOffset, m.Offset)
+		buf = appendInt(buf, mappingFilename, b.dyn(m.File))
+		buf = appendInt(buf, mappingBuildID, b.dyn(m.BuildID))
+		hasFuncs := !sym.mapFail[i]
+		buf = appendBool(buf, mappingHasFunctions, hasFuncs)
+		buf = appendBool(buf, mappingHasFilenames, hasFuncs)
+		buf = appendBool(buf, mappingHasLines, hasFuncs)
+		buf = appendBool(buf, mappingHasInline, hasFuncs)
+		buf = endMessage(buf, start)
+	}
+	for _, s := range b.table {
+		buf = appendString(buf, profStringTable, s)
+	}
+	b.body = buf
+
+	if b.gz == nil {
+		gz, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		if err != nil {
+			return fmt.Errorf("pprofenc: gzip writer: %w", err)
+		}
+		b.gz = gz
+	} else {
+		b.gz.Reset(w)
+	}
+	if _, err := b.gz.Write(buf); err != nil {
+		return fmt.Errorf("pprofenc: writing profile: %w", err)
+	}
+	if err := b.gz.Close(); err != nil {
+		return fmt.Errorf("pprofenc: writing profile: %w", err)
+	}
+	return nil
+}

@@ -94,7 +94,7 @@ func findGNUBuildID(data []byte, order interface{ Uint32([]byte) uint32 }) strin
 			return ""
 		}
 		if typ == ntGNUBuildID && string(data[:namesz]) == "GNU\x00" {
-			return hex.EncodeToString(data[nameEnd:nameEnd+int(descsz)])
+			return hex.EncodeToString(data[nameEnd : nameEnd+int(descsz)])
 		}
 		data = data[descEnd:]
 	}

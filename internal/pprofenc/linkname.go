@@ -7,8 +7,9 @@ import (
 
 // The runtime keeps these for profilers (see the "hall of shame" notes next
 // to their definitions in runtime/symtab.go); runtime/pprof uses them to
-// write the same frames. TestRuntimeSymbolsMatchPprof fails if a runtime
-// changes what they return.
+// write the same frames. TestSymbolsOfInlinedStack here and
+// collect.TestRuntimeRecordsMatchPprof (frame by frame against runtime/pprof)
+// fail if a runtime changes what they return.
 
 //go:linkname frameStartLine runtime/pprof.runtime_FrameStartLine
 func frameStartLine(f *runtime.Frame) int

@@ -1,0 +1,120 @@
+package delta
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestRandomWindowsSumExactlyAndNeverNegative drives a table with synthetic
+// cumulative records over 1000 windows: stacks appear, stop changing (and so
+// leave the hot table), and come back; some exist before the baseline.
+func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const stacks, windows = 300, 1000
+	type rec struct {
+		stack []uintptr
+		tag   int64
+		cum   Values
+		base  Values // cumulative at the baseline
+	}
+	recs := make([]rec, stacks)
+	for i := range recs {
+		depth := 1 + rng.IntN(40)
+		recs[i].stack = make([]uintptr, depth)
+		for j := range recs[i].stack {
+			recs[i].stack[j] = uintptr(0x400000 + rng.IntN(64)*16) // shared PCs: many near-equal stacks
+		}
+		recs[i].stack[0] = uintptr(i) // but each distinct
+		recs[i].tag = int64(rng.IntN(3))
+	}
+	tab := NewTable(3)
+	visible := make([]bool, stacks) // the runtime lists a stack once it exists
+	for i := range recs {
+		if rng.IntN(2) == 0 {
+			visible[i] = true
+			recs[i].cum = Values{rng.Int64N(1000), rng.Int64N(1 << 40)}
+			recs[i].base = recs[i].cum
+			tab.Baseline(recs[i].stack, recs[i].tag, recs[i].cum)
+		}
+	}
+	sums := make([]Values, stacks)
+	for w := range windows {
+		for i := range recs {
+			r := &recs[i]
+			// Most stacks are quiet most of the time, so they go cold.
+			if rng.IntN(10) == 0 {
+				visible[i] = true
+				r.cum[0] += rng.Int64N(5)
+				r.cum[1] += rng.Int64N(1 << 20)
+			}
+			if !visible[i] {
+				continue
+			}
+			e, created := tab.Find(r.stack, r.tag)
+			if created && len(e.Locs) != 0 {
+				t.Fatalf("window %d: created entry kept old Locs", w)
+			}
+			e.Locs = append(e.Locs, 1)
+			d := e.Delta(r.cum)
+			if d[0] < 0 || d[1] < 0 {
+				t.Fatalf("window %d stack %d: negative delta %v", w, i, d)
+			}
+			if d != (Values{}) {
+				tab.Touch(e)
+			}
+			sums[i][0] += d[0]
+			sums[i][1] += d[1]
+		}
+		tab.EndWindow()
+	}
+	for i, r := range recs {
+		want := Values{r.cum[0] - r.base[0], r.cum[1] - r.base[1]}
+		if sums[i] != want {
+			t.Fatalf("stack %d: windows sum to %v, cumulative change is %v", i, sums[i], want)
+		}
+	}
+	if tab.Len() == stacks {
+		t.Errorf("no entry left the hot table in %d windows", windows)
+	}
+	if tab.Len()+tab.ColdLen() > stacks {
+		t.Errorf("hot %d + cold %d entries for %d stacks", tab.Len(), tab.ColdLen(), stacks)
+	}
+}
+
+func TestShrinkingCounterReportsZero(t *testing.T) {
+	tab := NewTable(1)
+	e, _ := tab.Find([]uintptr{1, 2}, 0)
+	if d := e.Delta(Values{10, 10}); d != (Values{10, 10}) {
+		t.Fatalf("first delta %v", d)
+	}
+	if d := e.Delta(Values{5, 12}); d != (Values{0, 2}) {
+		t.Fatalf("shrunk counter gave %v, want [0 2]", d)
+	}
+	if d := e.Delta(Values{6, 12}); d != (Values{1, 0}) {
+		t.Fatalf("after shrink %v, want [1 0]", d)
+	}
+}
+
+func TestEvictionKeepsOnlyValues(t *testing.T) {
+	tab := NewTable(2)
+	stack := []uintptr{7, 8, 9}
+	e, _ := tab.Find(stack, 4)
+	e.Delta(Values{3, 30})
+	tab.Touch(e)
+	for range 3 {
+		tab.EndWindow()
+	}
+	if tab.Len() != 0 || tab.ColdLen() != 1 {
+		t.Fatalf("hot %d cold %d after idle windows, want 0 and 1", tab.Len(), tab.ColdLen())
+	}
+	e, created := tab.Find(stack, 4)
+	if !created {
+		t.Fatal("evicted entry still hot")
+	}
+	if d := e.Delta(Values{4, 30}); d != (Values{1, 0}) {
+		t.Fatalf("delta after coming back %v, want [1 0]", d)
+	}
+	if tab.ColdLen() != 0 {
+		t.Fatalf("cold %d after coming back, want 0", tab.ColdLen())
+	}
+}

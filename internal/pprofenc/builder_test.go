@@ -1,0 +1,109 @@
+package pprofenc
+
+import (
+	"bytes"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+func inlinedLeaf(pcs []uintptr) int { return runtime.Callers(1, pcs) }
+
+//go:noinline
+func stackHere(pcs []uintptr) int {
+	return inlinedLeaf(pcs) // inlined: folded into stackHere's location
+}
+
+// startLineOf finds the line of "func name(" in this file.
+func startLineOf(t *testing.T, name string) int64 {
+	src, err := os.ReadFile("builder_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(l, "func "+name+"(") {
+			return int64(i + 1)
+		}
+	}
+	t.Fatalf("no func %s in builder_test.go", name)
+	return 0
+}
+
+func build(t *testing.T, b *Builder, samples func(b *Builder)) *profile.Profile {
+	t.Helper()
+	b.Begin(Header{
+		SampleTypes: []ValueType{{"samples", "count"}, {"delay", "nanoseconds"}},
+		PeriodType:  ValueType{"samples", "count"},
+		Period:      1, TimeNanos: 42, DurationNanos: 7,
+	})
+	samples(b)
+	var buf bytes.Buffer
+	if err := b.Finish(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Parse(&buf)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if err := p.CheckValid(); err != nil {
+		t.Fatalf("invalid profile: %v", err)
+	}
+	return p
+}
+
+func TestSymbolsOfInlinedStack(t *testing.T) {
+	pcs := make([]uintptr, 64)
+	pcs = pcs[:stackHere(pcs)]
+	sym := NewSymbols(nil)
+	locs := sym.Stack(nil, pcs)
+	p := build(t, NewBuilder(sym), func(b *Builder) {
+		b.Sample(locs, []int64{3, 1000}, []Label{{Key: "k", Str: "v"}, {Key: "bytes", Num: 64}})
+	})
+	if len(p.Sample) != 1 || p.Sample[0].Value[1] != 1000 || p.Sample[0].Label["k"][0] != "v" || p.Sample[0].NumLabel["bytes"][0] != 64 {
+		t.Fatalf("sample %v", p.Sample)
+	}
+	leaf := p.Sample[0].Location[0]
+	if len(leaf.Line) != 2 {
+		t.Fatalf("leaf location lines %v, want inlinedLeaf folded into stackHere", leaf.Line)
+	}
+	for i, name := range []string{"inlinedLeaf", "stackHere"} {
+		ln := leaf.Line[i]
+		if !strings.HasSuffix(ln.Function.Name, "."+name) || !strings.HasSuffix(ln.Function.Filename, "builder_test.go") {
+			t.Errorf("line %d: %s in %s, want %s", i, ln.Function.Name, ln.Function.Filename, name)
+		}
+		if want := startLineOf(t, name); ln.Function.StartLine != want {
+			t.Errorf("%s start line %d, want %d", name, ln.Function.StartLine, want)
+		}
+	}
+	if p.TimeNanos != 42 || p.DurationNanos != 7 {
+		t.Errorf("time %d duration %d", p.TimeNanos, p.DurationNanos)
+	}
+}
+
+// TestLongMessagesAndReuse writes samples longer than 127 bytes (their length
+// takes two bytes) and checks the next profile holds only what it uses.
+func TestLongMessagesAndReuse(t *testing.T) {
+	pcs := make([]uintptr, 64)
+	pcs = pcs[:stackHere(pcs)]
+	sym := NewSymbols([]Mapping{{Start: 0, Limit: 1 << 62, File: "/bin/x", BuildID: "abc"}})
+	b := NewBuilder(sym)
+	locs := sym.Stack(nil, pcs)
+	long := make([]uint64, 0, 100)
+	for range 50 {
+		long = append(long, locs...)
+	}
+	p := build(t, b, func(b *Builder) { b.Sample(long, []int64{1, 1 << 40}, nil) })
+	if got := len(p.Sample[0].Location); got != len(long) {
+		t.Fatalf("locations %d, want %d", got, len(long))
+	}
+	if len(p.Mapping) != 1 || p.Mapping[0].BuildID != "abc" || p.Location[0].Mapping != p.Mapping[0] {
+		t.Fatalf("mapping %v", p.Mapping)
+	}
+	p = build(t, b, func(b *Builder) { b.Sample(locs[:1], []int64{1, 2}, nil) })
+	if len(p.Location) != 1 || len(p.Function) != 2 {
+		t.Fatalf("second profile: %d locations, %d functions; want 1 and 2", len(p.Location), len(p.Function))
+	}
+}

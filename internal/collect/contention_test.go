@@ -72,10 +72,11 @@ func TestMutexDelayOfKnownHolder(t *testing.T) {
 			t.Errorf("%s of holdLock: ours %d, runtime/pprof change %d", typ, got[typ], want)
 		}
 	}
-	// Every event is recorded (fraction 1): the waiters waited at most the
-	// hold time each, and most of it, since they queue right after Lock.
+	// Every event is recorded (fraction 1): each waiter waits about the
+	// hold time (it queues right after Lock and may wake late on a busy
+	// machine), so the bounds are loose; the exact check is the one above.
 	total := int64(rounds * hold)
-	if d := got[Delay]; d < total/4 || d > total+int64(rounds*time.Millisecond) {
+	if d := got[Delay]; d < total/4 || d > 3*total {
 		t.Errorf("delay of holdLock = %v, want about %v", time.Duration(d), time.Duration(total))
 	}
 	if got[Contentions] != rounds {
@@ -126,10 +127,10 @@ func TestContentionWindowsSumToCumulativeChange(t *testing.T) {
 	}
 	mAfter, bAfter := runtimeProfile(t, "mutex"), runtimeProfile(t, "block")
 	for _, tc := range []struct {
-		name                 string
-		total                map[string]int64
-		before, after        map[string]int64
-		fn                   string
+		name          string
+		total         map[string]int64
+		before, after map[string]int64
+		fn            string
 	}{
 		{"mutex", mTotal, sumFor(mBefore, ".holdLock"), sumFor(mAfter, ".holdLock"), ".holdLock"},
 		{"block", bTotal, sumFor(bBefore, ".waitOnChan"), sumFor(bAfter, ".waitOnChan"), ".waitOnChan"},

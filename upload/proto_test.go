@@ -2,9 +2,7 @@ package upload
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -12,7 +10,15 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+	"go.uber.org/goleak"
 )
+
+// verifyNoLeaks fails t if goroutines started during the test outlive it
+// and its cleanups (servers, transports). Call it first.
+func verifyNoLeaks(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}
 
 // testFrom and testUntil bound the windows the backend tests send.
 var (
@@ -212,18 +218,4 @@ func TestSeriesLabels(t *testing.T) {
 	if _, err := seriesLabels(&Window{Name: "wall-clock"}); err == nil {
 		t.Error("a family with '-' gave no error; Parca cannot parse it as a metric name")
 	}
-}
-
-// gunzip returns the uncompressed bytes of a gzipped pprof.
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

@@ -14,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 	pushv1 "github.com/grafana/pyroscope/api/gen/proto/go/push/v1"
 	"github.com/grafana/pyroscope/api/gen/proto/go/push/v1/pushv1connect"
-	"go.uber.org/goleak"
 )
 
 // pushServer is Pyroscope's push service as generated in the official API
@@ -86,7 +85,7 @@ func startPushServer(t *testing.T, s *pushServer, prefix string, h2c bool) (stri
 }
 
 func TestPushToOfficialServer(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	verifyNoLeaks(t)
 	windows := testWindows(t)
 	tests := []struct {
 		name, prefix string
@@ -157,7 +156,7 @@ func TestPushToOfficialServer(t *testing.T) {
 }
 
 func TestPushErrorsAreClassified(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	verifyNoLeaks(t)
 	windows := testWindows(t)[:1]
 	tests := []struct {
 		name           string
@@ -203,7 +202,7 @@ func TestPushErrorsAreClassified(t *testing.T) {
 }
 
 func TestPushRetryAfterFromAProxy(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	verifyNoLeaks(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "7")
 		http.Error(w, "over capacity", http.StatusServiceUnavailable)
@@ -222,7 +221,7 @@ func TestPushRetryAfterFromAProxy(t *testing.T) {
 }
 
 func TestPushSplitsLargeBatches(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	verifyNoLeaks(t)
 	big := make([]byte, 600) // two do not fit one request of 1000 bytes
 	batch := []Window{
 		{App: "a", Name: KindCPU, Data: big}, {App: "a", Name: KindHeap, Data: big}, {App: "a", Name: KindMutex, Data: big},

@@ -75,10 +75,10 @@ type Queue struct {
 	closeMu sync.Mutex    // serialises Close calls
 
 	mu          sync.Mutex
-	queued      []entry           // waiting windows, in push order
-	inflight    map[uint64]entry  // windows being sent, by seq
-	busy        map[string]int    // series key -> windows of it in flight
-	bytes       int               // Size of queued and in-flight windows
+	queued      []entry          // waiting windows, in push order
+	inflight    map[uint64]entry // windows being sent, by seq
+	busy        map[string]int   // series key -> windows of it in flight
+	bytes       int              // Size of queued and in-flight windows
 	nextSeq     uint64
 	closing     bool // Close was called: no more pushes, workers exit when empty
 	gaveUp      bool // Close's deadline passed

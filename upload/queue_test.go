@@ -774,4 +774,3 @@ func TestQueueOrderPerSeries(t *testing.T) {
 	}
 	closeQueue(t, q)
 }
-

@@ -1,0 +1,251 @@
+package pull
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/pprof"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"go.uber.org/goleak"
+
+	"github.com/pyroscope-sdk/pyroscope-go/upload"
+)
+
+func TestMain(m *testing.M) {
+	// Record every allocation, so that counts in the heap profile are exact.
+	runtime.MemProfileRate = 1
+	goleak.VerifyTestMain(m)
+}
+
+// pprofServer serves this test process's own net/http/pprof endpoints on
+// 127.0.0.1.
+func pprofServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var sink []byte
+
+//go:noinline
+func pullTestAlloc(n int) {
+	for range n {
+		sink = make([]byte, 4096)
+	}
+	sink = nil
+}
+
+//go:noinline
+func pullTestContend(rounds int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				mu.Lock()
+				time.Sleep(10 * time.Microsecond)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// sumFor adds up sample type typ over the samples whose stack holds fn.
+func sumFor(t *testing.T, data []byte, typ, fn string) int64 {
+	t.Helper()
+	p, err := profile.ParseData(data)
+	if err != nil {
+		t.Fatalf("window does not parse as pprof: %v", err)
+	}
+	i := -1
+	for j, st := range p.SampleType {
+		if st.Type == typ {
+			i = j
+		}
+	}
+	if i < 0 {
+		t.Fatalf("profile has no sample type %q", typ)
+	}
+	var sum int64
+	for _, s := range p.Sample {
+		if stackHas(s, fn) {
+			sum += s.Value[i]
+		}
+	}
+	return sum
+}
+
+func stackHas(s *profile.Sample, fn string) bool {
+	for _, loc := range s.Location {
+		for _, l := range loc.Line {
+			if l.Function != nil && strings.Contains(l.Function.Name, fn) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func fetchRaw(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestDeltasSumOverWindows(t *testing.T) {
+	prevMutex := runtime.SetMutexProfileFraction(1)
+	defer runtime.SetMutexProfileFraction(prevMutex)
+	srv := pprofServer(t)
+	ctx := context.Background()
+
+	// Work done before Probe must not appear in any window.
+	pullTestAlloc(100)
+	pullTestContend(20)
+	mutexBefore := sumFor(t, fetchRaw(t, srv.URL+"/debug/pprof/mutex"), "delay", "pullTestContend")
+
+	p, err := New(Options{URL: srv.URL, Kinds: []string{upload.KindHeap, upload.KindMutex, upload.KindGoroutines}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Probe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p.Binary() == "" {
+		t.Error("Binary() is empty: the probe did not learn the program's name")
+	}
+	allocs := []int{300, 0, 700}
+	var objects, space, delay int64
+	kinds := map[string]int{}
+	for _, n := range allocs {
+		pullTestAlloc(n)
+		pullTestContend(50)
+		ws, err := p.Cut(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range ws {
+			kinds[w.Name]++
+			if !w.From.Before(w.Until) {
+				t.Errorf("%s window [%v, %v) is empty", w.Name, w.From, w.Until)
+			}
+			switch w.Name {
+			case upload.KindHeap:
+				objects += sumFor(t, w.Data, "alloc_objects", "pullTestAlloc")
+				space += sumFor(t, w.Data, "alloc_space", "pullTestAlloc")
+			case upload.KindMutex:
+				delay += sumFor(t, w.Data, "delay", "pullTestContend")
+			}
+		}
+	}
+	if kinds[upload.KindHeap] != 3 || kinds[upload.KindMutex] != 3 || kinds[upload.KindGoroutines] != 3 {
+		t.Errorf("windows per kind = %v, want 3 heap, 3 mutex and 3 goroutines", kinds)
+	}
+	if objects != 1000 || space != 1000*4096 {
+		t.Errorf("heap windows sum to %d objects, %d bytes allocated by pullTestAlloc; want 1000 and %d", objects, space, 1000*4096)
+	}
+	mutexAfter := sumFor(t, fetchRaw(t, srv.URL+"/debug/pprof/mutex"), "delay", "pullTestContend")
+	if delay == 0 || delay != mutexAfter-mutexBefore {
+		t.Errorf("mutex windows sum to %dns of delay in pullTestContend; the program's counter grew by %dns", delay, mutexAfter-mutexBefore)
+	}
+}
+
+func TestPullCPU(t *testing.T) {
+	srv := pprofServer(t)
+	p, err := New(Options{URL: srv.URL + "/", Kinds: []string{upload.KindCPU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := p.Pull(context.Background(), context.Background(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Name != upload.KindCPU {
+		t.Fatalf("got %d windows, want one cpu window", len(ws))
+	}
+	prof, err := profile.ParseData(ws[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prof.SampleType) == 0 || prof.SampleType[0].Type != "samples" {
+		t.Errorf("cpu window sample types %v, want samples first", prof.SampleType)
+	}
+}
+
+func TestBadTargets(t *testing.T) {
+	// A port nothing listens on: bind one, then close it.
+	l := httptest.NewServer(http.NotFoundHandler())
+	closedURL := l.URL
+	l.Close()
+	notPprof := httptest.NewServer(http.NotFoundHandler())
+	defer notPprof.Close()
+
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"not a URL", "127.0.0.1:6060", "is not an http(s) URL"},
+		{"unreachable", closedURL, "connection refused"},
+		{"no pprof there", notPprof.URL, "is net/http/pprof imported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(Options{URL: tc.url})
+			if err == nil {
+				err = p.Probe(context.Background())
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEmptyMutexProfileIsExplained(t *testing.T) {
+	prev := runtime.SetMutexProfileFraction(0)
+	defer runtime.SetMutexProfileFraction(prev)
+	srv := pprofServer(t)
+	var logs []string
+	p, err := New(Options{URL: srv.URL, Kinds: []string{upload.KindMutex}, Logf: func(level, format string, args ...any) {
+		logs = append(logs, level+": "+format)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := p.Cut(context.Background())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	// The process may hold mutex samples from other tests; only when the
+	// profile is empty must the hint appear.
+	if len(ws) == 0 && (len(logs) == 0 || !strings.Contains(logs[0], "empty")) {
+		t.Errorf("empty mutex profile not explained; logs: %q", logs)
+	}
+}

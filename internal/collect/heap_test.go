@@ -52,9 +52,9 @@ func TestHeapWindowMatchesPprof(t *testing.T) {
 	after := runtimeProfile(t, "heap")
 	noNegative(t, ours)
 
-	got := sumFor(ours, ".allocKnown")
-	want := sumFor(after, ".allocKnown")
-	old := sumFor(before, ".allocKnown")
+	got := sumFor(ours, ".allocKnown", ".TestHeapWindowMatchesPprof")
+	want := sumFor(after, ".allocKnown", ".TestHeapWindowMatchesPprof")
+	old := sumFor(before, ".allocKnown", ".TestHeapWindowMatchesPprof")
 	for _, typ := range []string{AllocObjects, AllocSpace} {
 		if got[typ] != want[typ]-old[typ] {
 			t.Errorf("%s of allocKnown: ours %d, runtime/pprof change %d (%d - %d)", typ, got[typ], want[typ]-old[typ], want[typ], old[typ])
@@ -112,22 +112,22 @@ func TestRuntimeRecordsMatchPprof(t *testing.T) {
 	if len(ours.SampleType) != 2 || ours.SampleType[0].Type != InuseObjects {
 		t.Fatalf("sample types %v, want only inuse_objects and inuse_space", ours.SampleType)
 	}
-	got := frames(ours, ".allocKnown")
-	want := frames(theirs, ".allocKnown")
+	got := frames(ours, ".allocKnown", ".TestRuntimeRecordsMatchPprof")
+	want := frames(theirs, ".allocKnown", ".TestRuntimeRecordsMatchPprof")
 	if len(got) == 0 || !slices.Equal(got, want) {
 		t.Fatalf("frames of allocKnown:\nours    %q\npprof   %q", got, want)
 	}
-	if o, p := sumFor(ours, ".allocKnown")[InuseObjects], sumFor(theirs, ".allocKnown")[InuseObjects]; o != p || o < 300 {
+	if o, p := sumFor(ours, ".allocKnown", ".TestRuntimeRecordsMatchPprof")[InuseObjects], sumFor(theirs, ".allocKnown", ".TestRuntimeRecordsMatchPprof")[InuseObjects]; o != p || o < 300 {
 		t.Fatalf("inuse_objects of allocKnown: ours %d, runtime/pprof %d, want 300 or more", o, p)
 	}
 }
 
-// frames renders the deepest stack through suffix as function, file, line
+// frames renders the deepest stack through all suffixes as function, file, line
 // and start line, leaf first.
-func frames(p *profile.Profile, suffix string) []string {
+func frames(p *profile.Profile, suffixes ...string) []string {
 	var out []string
 	for _, s := range p.Sample {
-		if !hasFunc(s, suffix) {
+		if !hasFuncs(s, suffixes) {
 			continue
 		}
 		var f []string
@@ -172,18 +172,18 @@ func TestHeapWindowsSumToCumulativeChange(t *testing.T) {
 		}
 		p := collectOnce(t, h, t0, t0.Add(time.Second))
 		noNegative(t, p)
-		for k, v := range sumFor(p, ".allocKnown") {
+		for k, v := range sumFor(p, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange") {
 			total[k] += v
 		}
 	}
 	runtime.GC()
 	p := collectOnce(t, h, t0, t0.Add(time.Second))
-	for k, v := range sumFor(p, ".allocKnown") {
+	for k, v := range sumFor(p, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange") {
 		total[k] += v
 	}
 	after := runtimeProfile(t, "heap")
 	for _, typ := range []string{AllocObjects, AllocSpace} {
-		want := sumFor(after, ".allocKnown")[typ] - sumFor(before, ".allocKnown")[typ]
+		want := sumFor(after, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange")[typ] - sumFor(before, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange")[typ]
 		if total[typ] != want || want == 0 {
 			t.Errorf("sum of windows' %s = %d, runtime/pprof change %d", typ, total[typ], want)
 		}

@@ -51,12 +51,22 @@ func hasFunc(s *profile.Sample, suffix string) bool {
 	return false
 }
 
+// hasFuncs reports whether the sample passes through every suffix.
+func hasFuncs(s *profile.Sample, suffixes []string) bool {
+	for _, suffix := range suffixes {
+		if !hasFunc(s, suffix) {
+			return false
+		}
+	}
+	return true
+}
+
 // sumFor sums, per sample type name, the values of samples that pass
-// through a function whose name ends with suffix.
-func sumFor(p *profile.Profile, suffix string) map[string]int64 {
+// through functions whose names end with each of suffixes.
+func sumFor(p *profile.Profile, suffixes ...string) map[string]int64 {
 	out := map[string]int64{}
 	for _, s := range p.Sample {
-		if !hasFunc(s, suffix) {
+		if !hasFuncs(s, suffixes) {
 			continue
 		}
 		for i, st := range p.SampleType {

@@ -307,8 +307,8 @@ func explainAuth(e *Error, creds *Credentials) {
 	}
 	var what string
 	switch {
-	case creds != nil && creds.Token.IsSet():
-		detail = strings.ReplaceAll(detail, creds.Token.Reveal(), "[redacted]")
+	case creds != nil && creds.token().IsSet():
+		detail = strings.ReplaceAll(detail, creds.token().Reveal(), "[redacted]")
 		src := creds.TokenSource
 		if src == "" {
 			src = "the configuration"

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -468,5 +470,27 @@ func TestNewParcaAddress(t *testing.T) {
 		case p.endpoint != tt.wantEndpoint:
 			t.Errorf("NewParca(%q) calls %q, want %q", tt.address, p.endpoint, tt.wantEndpoint)
 		}
+	}
+}
+
+func TestParcaTokenFile(t *testing.T) {
+	verifyNoLeaks(t)
+	const token = "eyJ0b2tlbi1maWxlIjp0cnVlfQ.jwt.sig"
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &parcaServer{fail: func(int) error { return status.Error(codes.Unauthenticated, "expired: "+token) }}
+	p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &Credentials{TokenFile: path, TokenSource: "Config.AuthTokenFile"}, nil)
+	_, err := p.Send(context.Background(), testWindows(t)[:1])
+	var e *Error
+	if !errors.As(err, &e) || !e.Auth || !strings.Contains(e.Error(), "rejected the bearer token from Config.AuthTokenFile") {
+		t.Fatalf("got %v, want an Auth error naming Config.AuthTokenFile", err)
+	}
+	if strings.Contains(e.Error(), token) {
+		t.Errorf("message leaks the token: %v", e)
+	}
+	if got := s.received(); len(got) != 1 || fmt.Sprint(got[0].md.Get("authorization")) != "[Bearer "+token+"]" {
+		t.Errorf("the server did not receive the file's token as bearer metadata")
 	}
 }

@@ -315,7 +315,7 @@ func TestParcaWriteRaw(t *testing.T) {
 			}
 			for i := range c.req.Series {
 				want := map[string]string{
-					"__name__": profileNames[windows[i].Name], "service_name": "checkout.api",
+					"__name__": mustProfileName(t, windows[i].Name), "service_name": "checkout.api",
 					"env": "test", "region": "eu_west",
 				}
 				if got := c.req.labels(i); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -439,7 +439,7 @@ func TestParcaSplitsLargeBatches(t *testing.T) {
 		t.Fatalf("server got %d calls, want 2", len(got))
 	}
 	for i, c := range got {
-		if len(c.req.Series) != 1 || c.req.labels(0)["__name__"] != profileNames[batch[i].Name] {
+		if len(c.req.Series) != 1 || c.req.labels(0)["__name__"] != mustProfileName(t, batch[i].Name) {
 			t.Errorf("call %d does not hold window %d alone, in order", i, i)
 		}
 	}

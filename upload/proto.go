@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -103,32 +102,32 @@ const (
 	labelDelta       = "__delta__"
 )
 
-// profileNames maps a Window's family to the __name__ both Pyroscope (as
-// Grafana Alloy sends it) and Parca (as its own scraper writes it) use, so
-// that the servers' built-in profile types such as
-// process_cpu:cpu:nanoseconds:cpu:nanoseconds match.
-var profileNames = map[string]string{
-	KindCPU:        "process_cpu",
-	KindHeap:       "memory",
-	KindGoroutines: "goroutine",
-	KindMutex:      "mutex",
-	KindBlock:      "block",
-}
-
-// metricName matches what PromQL accepts as a metric name; Parca joins
-// __name__ with the sample types and parses the result as one.
-var metricName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-
-// profileName returns the __name__ for the family kind. A family the SDK
-// does not know passes through when it is a valid metric name.
+// profileName returns the __name__ for the family kind: the name both
+// Pyroscope (as Grafana Alloy sends it) and Parca (as its own scraper writes
+// it) use, so that the servers' built-in profile types such as
+// process_cpu:cpu:nanoseconds:cpu:nanoseconds match. A family the SDK does
+// not know passes through when it is a valid PromQL metric name, which
+// Parca requires of __name__ joined with the sample types.
 func profileName(kind string) (string, error) {
-	if n, ok := profileNames[kind]; ok {
-		return n, nil
-	}
-	if metricName.MatchString(kind) {
+	switch kind {
+	case KindCPU:
+		return "process_cpu", nil
+	case KindHeap:
+		return "memory", nil
+	case KindGoroutines:
+		return "goroutine", nil
+	case KindMutex, KindBlock:
 		return kind, nil
 	}
-	return "", fmt.Errorf("profile family %q is not a valid metric name (want [a-zA-Z_][a-zA-Z0-9_]*)", kind)
+	valid := kind != ""
+	for i, c := range kind {
+		letter := c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		valid = valid && (letter || i > 0 && '0' <= c && c <= '9')
+	}
+	if !valid {
+		return "", fmt.Errorf("profile family %q is not a valid metric name (want [a-zA-Z_][a-zA-Z0-9_]*)", kind)
+	}
+	return kind, nil
 }
 
 // seriesLabels returns w's labels sorted by name: __name__, service_name

@@ -202,6 +202,29 @@ func TestVarint(t *testing.T) {
 	}
 }
 
+func mustProfileName(t *testing.T, kind string) string {
+	t.Helper()
+	n, err := profileName(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestProfileName(t *testing.T) {
+	tests := []struct{ kind, want string }{
+		{KindCPU, "process_cpu"}, {KindHeap, "memory"}, {KindGoroutines, "goroutine"},
+		{KindMutex, "mutex"}, {KindBlock, "block"}, {"wall", "wall"}, {"_x9", "_x9"},
+		{"wall-clock", ""}, {"go.heap", ""}, {"9lives", ""}, {"", ""},
+	}
+	for _, tt := range tests {
+		got, err := profileName(tt.kind)
+		if got != tt.want || (err != nil) != (tt.want == "") {
+			t.Errorf("profileName(%q) = %q, %v; want %q", tt.kind, got, err, tt.want)
+		}
+	}
+}
+
 func TestSeriesLabels(t *testing.T) {
 	w := &Window{App: "svc", Name: KindMutex, Tags: map[string]string{
 		"zone": "a", "env": "prod", "service_name": "spoof", "__name__": "spoof",

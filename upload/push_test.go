@@ -140,7 +140,7 @@ func TestPushToOfficialServer(t *testing.T) {
 					labels[l.Name] = l.Value
 				}
 				want := map[string]string{
-					"__name__": profileNames[windows[i].Name], "service_name": "checkout.api",
+					"__name__": mustProfileName(t, windows[i].Name), "service_name": "checkout.api",
 					"__delta__": "false", "env": "test", "region": "eu_west",
 				}
 				if fmt.Sprint(labels) != fmt.Sprint(want) {
@@ -258,7 +258,7 @@ func TestPushSplitsLargeBatches(t *testing.T) {
 				t.Fatalf("server got %d requests, want %d", len(got), tt.wantRequests)
 			}
 			for i, r := range got {
-				if len(r.req.Series) != 1 || labelValue(r.req.Series[0], "__name__") != profileNames[batch[i].Name] {
+				if len(r.req.Series) != 1 || labelValue(r.req.Series[0], "__name__") != mustProfileName(t, batch[i].Name) {
 					t.Errorf("request %d does not hold window %d alone, in order", i, i)
 				}
 			}

@@ -144,3 +144,16 @@ func buildIDOf(r io.ReaderAt) string {
 	defer f.Close()
 	return readBuildID(f)
 }
+
+// funcStart returns the link-time entry address of the function holding pc.
+func (b *binaryFile) funcStart(pc uint64) (uint64, bool) {
+	if b.gotab != nil {
+		fn, ok := b.gotab.findFunc(pc)
+		return fn.entry, ok
+	}
+	i := sort.Search(len(b.symbols), func(i int) bool { return b.symbols[i].addr > pc }) - 1
+	if i < 0 || (b.symbols[i].size != 0 && pc >= b.symbols[i].addr+b.symbols[i].size) {
+		return 0, false
+	}
+	return b.symbols[i].addr, true
+}

@@ -116,6 +116,7 @@ func newGoTable(f *elf.File, sec *elf.Section, syms []elf.Symbol) (*goTable, err
 type goFunc struct {
 	entry    uint64
 	nameOff  uint32
+	pcsp     uint32
 	pcfile   uint32
 	pcln     uint32
 	cuOffset uint32
@@ -149,6 +150,7 @@ func (t *goTable) findFunc(pc uint64) (goFunc, bool) {
 	fn := goFunc{
 		entry:    t.textStart + uint64(u32(0)),
 		nameOff:  u32(4),
+		pcsp:     u32(16),
 		pcfile:   u32(20),
 		pcln:     u32(24),
 		cuOffset: u32(32),
@@ -280,4 +282,18 @@ func (t *goTable) inlinedCall(tree []byte, ix int) (nameOff uint32, parentPc int
 		return 0, 0, false
 	}
 	return t.order.Uint32(tree[o+12:]), int32(t.order.Uint32(tree[o+16:])), true
+}
+
+// frameless reports whether, at pc, the function has not (yet, or at all)
+// moved the stack pointer: Go's leaf functions without locals never do, and
+// every function is in that state at its first and last instruction. Its
+// return address is then on top of the stack, and the frame pointer still
+// belongs to its caller.
+func (t *goTable) frameless(pc uint64) bool {
+	fn, ok := t.findFunc(pc)
+	if !ok {
+		return false
+	}
+	sp, ok := t.pcvalue(fn.pcsp, fn.entry, pc)
+	return ok && sp == 0
 }

@@ -58,8 +58,10 @@ type Process struct {
 	Mappings []Mapping // executable mappings, by address
 
 	s      *Symbolizer
+	mu     sync.Mutex // guards the lazy loading below
 	loaded []bool
 	bins   []*binaryFile
+	calls  map[[2]uint64]bool // CallsInto results
 }
 
 // Process reads the memory map of pid. The snapshot stays valid for
@@ -78,11 +80,87 @@ func (s *Symbolizer) Process(pid int) (*Process, error) {
 // symbolize a return address should pass addr-1, so that the call
 // instruction, not the next one, is resolved.
 func (p *Process) Lookup(addr uint64) (m *Mapping, frames []Frame) {
+	m, b, vaddr := p.resolve(addr)
+	if b == nil {
+		return m, nil
+	}
+	return m, b.frames(vaddr)
+}
+
+// ReturnAddressAtSP reports whether, at the runtime address addr, the
+// function has not set up its frame: its return address is on top of the
+// stack and the frame pointer still points at its caller's frame, so a
+// frame-pointer walk started there skips the caller. This holds in the
+// frameless leaf functions Go compiles for small loops; it is only known for
+// Go binaries (amd64 frame layout).
+func (p *Process) ReturnAddressAtSP(addr uint64) bool {
+	_, b, vaddr := p.resolve(addr)
+	return b != nil && b.gotab != nil && b.gotab.frameless(vaddr)
+}
+
+// CallsInto reports whether the instruction just before the return address
+// ret is a direct call (x86-64 CALL rel32) to the entry of the function
+// holding pc. A profiler uses it to recognize, in the word on top of the
+// stack, the return address of a leaf function that keeps no frame pointer.
+// Results are cached per (ret, pc's function).
+func (p *Process) CallsInto(ret, pc uint64) bool {
+	_, b, vaddr := p.resolve(pc)
+	if b == nil || ret < 5 {
+		return false
+	}
+	start, ok := b.funcStart(vaddr)
+	if !ok {
+		return false
+	}
+	entry := pc - (vaddr - start)
+	key := [2]uint64{ret, entry}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.calls[key]; ok {
+		return v
+	}
+	v := p.readCallTarget(ret) == entry
+	if p.calls == nil {
+		p.calls = make(map[[2]uint64]bool)
+	}
+	p.calls[key] = v
+	return v
+}
+
+// readCallTarget decodes a CALL rel32 ending at ret, from the mapped file;
+// 0 when there is none. p.mu must be held.
+func (p *Process) readCallTarget(ret uint64) uint64 {
+	i := sort.Search(len(p.Mappings), func(i int) bool { return p.Mappings[i].Limit > ret-5 })
+	if i == len(p.Mappings) || ret-5 < p.Mappings[i].Start || ret > p.Mappings[i].Limit {
+		return 0
+	}
+	m := &p.Mappings[i]
+	if !m.File() {
+		return 0
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/root%s", p.PID, m.Path))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var insn [5]byte
+	if _, err := f.ReadAt(insn[:], int64(ret-5-m.Start+m.Offset)); err != nil || insn[0] != 0xe8 {
+		return 0
+	}
+	rel := int32(uint32(insn[1]) | uint32(insn[2])<<8 | uint32(insn[3])<<16 | uint32(insn[4])<<24)
+	return uint64(int64(ret) + int64(rel))
+}
+
+// resolve finds the mapping of addr, its binary (loading it on first use)
+// and the link-time address addr corresponds to in it.
+func (p *Process) resolve(addr uint64) (*Mapping, *binaryFile, uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	i := sort.Search(len(p.Mappings), func(i int) bool { return p.Mappings[i].Limit > addr })
 	if i == len(p.Mappings) || addr < p.Mappings[i].Start {
-		return nil, nil
+		return nil, nil, 0
 	}
-	m = &p.Mappings[i]
+	m := &p.Mappings[i]
 	if !p.loaded[i] {
 		p.loaded[i] = true
 		p.bins[i] = p.s.binary(p.PID, m)
@@ -92,13 +170,13 @@ func (p *Process) Lookup(addr uint64) (m *Mapping, frames []Frame) {
 	}
 	b := p.bins[i]
 	if b == nil {
-		return m, nil
+		return m, nil, 0
 	}
 	vaddr, ok := b.fileToVaddr(addr - m.Start + m.Offset)
 	if !ok {
-		return m, nil
+		return m, nil, 0
 	}
-	return m, b.frames(vaddr)
+	return m, b, vaddr
 }
 
 // binary returns the parsed file behind m, or nil when it cannot be read.
@@ -153,3 +231,7 @@ func (s *Symbolizer) binary(pid int, m *Mapping) *binaryFile {
 	}
 	return b
 }
+
+// Refresh reads the process's memory map again, keeping the binaries already
+// loaded. It fails once the process has exited.
+func (p *Process) Refresh() (*Process, error) { return p.s.Process(p.PID) }

@@ -1,0 +1,273 @@
+// Package perf samples the CPU use of any Linux process tree with perf
+// events (software cpu-clock, so it works in VMs without a hardware PMU) and
+// the kernel's frame-pointer unwinding of user stacks, and writes each window
+// as a pprof CPU profile symbolized through internal/symbolize. It needs no
+// cgo, eBPF or external tools, only the rights perf_event_open grants.
+//
+// Threads are followed with inherited events: Attach opens one event per
+// existing thread and CPU, and the kernel copies them into every thread (and
+// with Options.Children, every process) created afterwards, at clone time.
+// Re-scanning /proc/PID/task instead would miss threads that live shorter
+// than the scan interval and sample new ones late.
+package perf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/symbolize"
+)
+
+// Options say what to sample.
+type Options struct {
+	PID       int  // target process; all its threads, including threads created after attach
+	Children  bool // also follow child processes (the process tree) created after attach
+	Frequency int  // Hz, default 100 when 0
+}
+
+// Stats are counters since Attach.
+type Stats struct {
+	Samples uint64 // samples read from the kernel
+	Lost    uint64 // samples the kernel dropped because a buffer was full (PERF_RECORD_LOST)
+	Threads int    // threads being sampled now
+}
+
+// A Sampler samples one process (tree). Its methods are safe for concurrent use.
+type Sampler struct {
+	opts     Options
+	periodNs int64
+	cfg      eventConfig
+	fds      []int   // one event per (thread at attach, CPU)
+	rings    []*ring // one per CPU
+	leaders  []int   // per CPU, the event whose buffer is rings[i]
+	wakeFd   int     // eventfd that interrupts the reader's poll
+	sym      *symbolize.Symbolizer
+
+	mu      sync.Mutex
+	closed  bool
+	stats   Stats
+	stacks  map[stackKey]int64
+	procs   map[int]*process     // by pid: the current memory map
+	threads map[int]map[int]bool // live threads by pid
+	done    chan struct{}        // closed when threads becomes empty
+	pollFds []unix.PollFd        // reader goroutine only
+
+	loopDone chan struct{}
+}
+
+// A process is one image of a pid: exec replaces it with a new one.
+type process struct {
+	pid  int
+	maps *symbolize.Process // nil when /proc/PID/maps could not be read
+}
+
+type stackKey struct {
+	proc  *process
+	stack string // user-space addresses, leaf first, 8 bytes each
+}
+
+// Attach starts sampling opts.PID. It fails with an error wrapping
+// ErrNoProcess when the process does not exist, and with one naming
+// perf_event_paranoid, CAP_PERFMON and the same-user rule (wrapping
+// os.ErrPermission) when the caller lacks the rights.
+func Attach(opts Options) (*Sampler, error) {
+	if opts.PID <= 0 {
+		return nil, fmt.Errorf("perf: Options.PID must be a process ID, got %d", opts.PID)
+	}
+	if opts.Frequency == 0 {
+		opts.Frequency = 100
+	}
+	if opts.Frequency < 0 || opts.Frequency > 10000 {
+		return nil, fmt.Errorf("perf: Options.Frequency must be between 1 and 10000 Hz, got %d", opts.Frequency)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task", opts.PID)); err != nil {
+		return nil, fmt.Errorf("perf: attaching to pid %d: %w", opts.PID, ErrNoProcess)
+	}
+	cpus, err := onlineCPUs()
+	if err != nil {
+		return nil, err
+	}
+	s := &Sampler{
+		opts:     opts,
+		periodNs: int64(time.Second) / int64(opts.Frequency),
+		cfg:      eventConfig{freq: opts.Frequency, children: opts.Children, inheritThread: true},
+		wakeFd:   -1,
+		sym:      symbolize.New(),
+		stacks:   make(map[stackKey]int64),
+		procs:    make(map[int]*process),
+		threads:  make(map[int]map[int]bool),
+		done:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	if err := s.openAll(cpus); err != nil {
+		s.release()
+		return nil, err
+	}
+	s.wakeFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		s.release()
+		return nil, fmt.Errorf("perf: eventfd: %w", err)
+	}
+	s.procs[opts.PID] = s.snapshot(opts.PID)
+	for _, fd := range s.fds {
+		s.pollFds = append(s.pollFds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	go s.readLoop()
+	return s, nil
+}
+
+// openAll opens the events of every thread of the target on every CPU, and
+// scans /proc/PID/task again until no thread is new: a thread created before
+// its creator's events existed shows up in the next scan, one created after
+// inherits them.
+func (s *Sampler) openAll(cpus []int) error {
+	pid := s.opts.PID
+	attached := s.threads[pid]
+	if attached == nil {
+		attached = make(map[int]bool)
+		s.threads[pid] = attached
+	}
+	for round := 0; ; round++ {
+		tids, err := listThreads(pid)
+		if err != nil || len(tids) == 0 {
+			if len(s.fds) == 0 {
+				return fmt.Errorf("perf: attaching to pid %d: %w", pid, ErrNoProcess)
+			}
+			return nil // exited while we attached; Done will say so
+		}
+		fresh := 0
+		for _, tid := range tids {
+			if attached[tid] {
+				continue
+			}
+			fresh++
+			opened := 0
+			for i, cpu := range cpus {
+				fd, err := s.cfg.open(tid, cpu, len(s.fds) == 0)
+				if err == unix.ESRCH {
+					break // the thread exited meanwhile
+				}
+				if err != nil {
+					return attachError(pid, err)
+				}
+				s.fds = append(s.fds, fd)
+				opened++
+				if len(s.rings) <= i {
+					r, err := mapRing(fd)
+					if err != nil {
+						return err
+					}
+					s.rings = append(s.rings, r)
+					s.leaders = append(s.leaders, fd)
+				} else if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_OUTPUT, s.leaders[i]); err != nil {
+					return fmt.Errorf("perf: sharing the CPU %d buffer: %w", cpu, err)
+				}
+			}
+			if opened > 0 {
+				attached[tid] = true
+			}
+		}
+		if fresh == 0 {
+			return nil
+		}
+		if round > 1000 {
+			return fmt.Errorf("perf: pid %d keeps creating threads faster than they can be attached", pid)
+		}
+	}
+}
+
+func listThreads(pid int) ([]int, error) {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
+	tids := make([]int, 0, len(entries))
+	for _, e := range entries {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
+}
+
+// snapshot reads the memory map of pid; on failure addresses stay unsymbolized.
+func (s *Sampler) snapshot(pid int) *process {
+	p := &process{pid: pid}
+	p.maps, _ = s.sym.Process(pid)
+	return p
+}
+
+// Stats returns the counters so far.
+func (s *Sampler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	for _, tids := range s.threads {
+		st.Threads += len(tids)
+	}
+	return st
+}
+
+// Done returns a channel closed when the target process (and, with
+// Options.Children, every process of its tree) has exited.
+func (s *Sampler) Done() <-chan struct{} { return s.done }
+
+// Close stops sampling and releases the events and buffers. Samples not yet
+// written by Profile are discarded. No goroutine is left running.
+func (s *Sampler) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	var one = [8]byte{1}
+	if _, err := unix.Write(s.wakeFd, one[:]); err != nil {
+		return fmt.Errorf("perf: waking the reader: %w", err)
+	}
+	<-s.loopDone
+	return s.release()
+}
+
+func (s *Sampler) release() error {
+	var errs []error
+	for _, r := range s.rings {
+		errs = append(errs, r.unmap())
+	}
+	for _, fd := range s.fds {
+		errs = append(errs, unix.Close(fd))
+	}
+	if s.wakeFd >= 0 {
+		errs = append(errs, unix.Close(s.wakeFd))
+	}
+	s.rings, s.fds, s.wakeFd = nil, nil, -1
+	return errors.Join(errs...)
+}
+
+// exited reports whether pid is gone or a zombie with no threads left.
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := len(b) - 1
+	for i >= 0 && b[i] != ')' {
+		i--
+	}
+	if i < 0 || i+2 >= len(b) {
+		return true
+	}
+	if state := b[i+2]; state != 'Z' && state != 'X' {
+		return false
+	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	return len(tasks) <= 1
+}

@@ -1,0 +1,166 @@
+package perf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/symbolize"
+)
+
+// Profile writes the samples taken since the previous call (or Attach) as a
+// gzipped pprof CPU profile covering [from, until): sample types
+// samples/count and cpu/nanoseconds, one pprof mapping per mapped file with
+// its build ID, and a "pid" label on every sample.
+func (s *Sampler) Profile(w io.Writer, from, until time.Time) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("perf: Profile called after Close")
+	}
+	s.drain()
+	stacks := s.stacks
+	s.stacks = make(map[stackKey]int64, len(stacks))
+	s.mu.Unlock()
+
+	b := newProfileBuilder(s.periodNs, from, until)
+	for k, n := range stacks {
+		b.add(k, n)
+	}
+	if err := b.p.Write(w); err != nil {
+		return fmt.Errorf("perf: writing profile: %w", err)
+	}
+	return nil
+}
+
+// A profileBuilder interns locations, functions and mappings into one profile.
+type profileBuilder struct {
+	p         *profile.Profile
+	period    int64
+	locations map[locationKey]*profile.Location
+	functions map[functionKey]*profile.Function
+	mappings  map[*symbolize.Mapping]*profile.Mapping
+	refreshed map[*process]bool
+	labels    map[int]map[string][]string
+}
+
+type locationKey struct {
+	proc *process
+	addr uint64
+}
+
+type functionKey struct{ name, file string }
+
+func newProfileBuilder(periodNs int64, from, until time.Time) *profileBuilder {
+	return &profileBuilder{
+		p: &profile.Profile{
+			SampleType: []*profile.ValueType{
+				{Type: "samples", Unit: "count"},
+				{Type: "cpu", Unit: "nanoseconds"},
+			},
+			PeriodType:    &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
+			Period:        periodNs,
+			TimeNanos:     from.UnixNano(),
+			DurationNanos: until.Sub(from).Nanoseconds(),
+		},
+		period:    periodNs,
+		locations: make(map[locationKey]*profile.Location),
+		functions: make(map[functionKey]*profile.Function),
+		mappings:  make(map[*symbolize.Mapping]*profile.Mapping),
+		refreshed: make(map[*process]bool),
+		labels:    make(map[int]map[string][]string),
+	}
+}
+
+func (b *profileBuilder) add(k stackKey, n int64) {
+	locs := make([]*profile.Location, 0, len(k.stack)/8)
+	for i := 0; i+8 <= len(k.stack); i += 8 {
+		addr := binary.NativeEndian.Uint64([]byte(k.stack[i : i+8]))
+		locs = append(locs, b.location(k.proc, addr, i > 0))
+	}
+	label := b.labels[k.proc.pid]
+	if label == nil {
+		label = map[string][]string{"pid": {strconv.Itoa(k.proc.pid)}}
+		b.labels[k.proc.pid] = label
+	}
+	b.p.Sample = append(b.p.Sample, &profile.Sample{
+		Location: locs,
+		Value:    []int64{n, n * b.period},
+		Label:    label,
+	})
+}
+
+// location interns the pprof location of addr in proc. Return addresses
+// (every frame but the leaf) are symbolized at addr-1, inside the call.
+func (b *profileBuilder) location(proc *process, addr uint64, isReturn bool) *profile.Location {
+	key := locationKey{proc, addr}
+	if loc, ok := b.locations[key]; ok {
+		return loc
+	}
+	lookup := addr
+	if isReturn && lookup > 0 {
+		lookup--
+	}
+	loc := &profile.Location{ID: uint64(len(b.p.Location) + 1), Address: addr}
+	b.locations[key] = loc
+	b.p.Location = append(b.p.Location, loc)
+	if proc.maps == nil {
+		return loc
+	}
+	m, frames := proc.maps.Lookup(lookup)
+	if m == nil && !b.refreshed[proc] {
+		// Mapped after the snapshot (dlopen, JIT): read the map again, once.
+		b.refreshed[proc] = true
+		if fresh, err := proc.maps.Refresh(); err == nil {
+			proc.maps = fresh
+			m, frames = proc.maps.Lookup(lookup)
+		}
+	}
+	if m == nil {
+		return loc
+	}
+	loc.Mapping = b.mapping(m)
+	for _, f := range frames {
+		loc.Line = append(loc.Line, profile.Line{Function: b.function(f), Line: int64(f.Line)})
+	}
+	if len(frames) > 0 {
+		loc.Mapping.HasFunctions = true
+		if frames[0].File != "" {
+			loc.Mapping.HasFilenames, loc.Mapping.HasLineNumbers = true, true
+		}
+	}
+	return loc
+}
+
+func (b *profileBuilder) mapping(m *symbolize.Mapping) *profile.Mapping {
+	if pm, ok := b.mappings[m]; ok {
+		return pm
+	}
+	pm := &profile.Mapping{
+		ID:      uint64(len(b.p.Mapping) + 1),
+		Start:   m.Start,
+		Limit:   m.Limit,
+		Offset:  m.Offset,
+		File:    m.Path,
+		BuildID: m.BuildID,
+	}
+	b.mappings[m] = pm
+	b.p.Mapping = append(b.p.Mapping, pm)
+	return pm
+}
+
+func (b *profileBuilder) function(f symbolize.Frame) *profile.Function {
+	key := functionKey{f.Function, f.File}
+	if fn, ok := b.functions[key]; ok {
+		return fn
+	}
+	fn := &profile.Function{ID: uint64(len(b.p.Function) + 1), Name: f.Function, SystemName: f.Function, Filename: f.File}
+	b.functions[key] = fn
+	b.p.Function = append(b.p.Function, fn)
+	return fn
+}

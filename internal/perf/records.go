@@ -1,0 +1,201 @@
+package perf
+
+import (
+	"encoding/binary"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// livenessInterval is how often the reader checks /proc for processes whose
+// exit records it may have missed (lost records, or a kernel that sends none).
+const livenessInterval = time.Second
+
+// readLoop drains the ring buffers whenever the kernel signals that one is a
+// quarter full, and at least every livenessInterval.
+func (s *Sampler) readLoop() {
+	defer close(s.loopDone)
+	fds := append([]unix.PollFd{{Fd: int32(s.wakeFd), Events: unix.POLLIN}}, s.pollFds...)
+	lastCheck := time.Now()
+	for {
+		_, err := unix.Poll(fds, int(livenessInterval/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			return
+		}
+		if fds[0].Revents != 0 {
+			return // Close
+		}
+		// An event whose thread and inherited children all exited reports
+		// POLLHUP forever; stop polling it. Its buffer is still drained.
+		kept := fds[:1]
+		for _, f := range fds[1:] {
+			if f.Revents&(unix.POLLHUP|unix.POLLERR) == 0 {
+				f.Revents = 0
+				kept = append(kept, f)
+			}
+		}
+		fds = kept
+		s.mu.Lock()
+		s.drain()
+		if time.Since(lastCheck) >= livenessInterval {
+			lastCheck = time.Now()
+			for pid := range s.threads {
+				if exited(pid) {
+					s.exitProcess(pid)
+				}
+			}
+			s.closeDoneIfEmpty()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// drain reads every ring. s.mu must be held.
+func (s *Sampler) drain() {
+	for _, r := range s.rings {
+		r.read(s.record)
+	}
+	if len(s.threads) == 0 {
+		// The rings are read one after another: a parent's exit read from
+		// one may be newer than its fork of a child not yet read from
+		// another. A second pass sees every record older than the exit.
+		for _, r := range s.rings {
+			r.read(s.record)
+		}
+		s.closeDoneIfEmpty()
+	}
+}
+
+// Record layouts with sample_type TID|TIME|CALLCHAIN and sample_id_all.
+func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
+	u32 := func(off int) int {
+		if off+4 > len(b) {
+			return -1
+		}
+		return int(binary.NativeEndian.Uint32(b[off:]))
+	}
+	switch typ {
+	case unix.PERF_RECORD_SAMPLE:
+		// u32 pid, tid; u64 time; u64 nr; u64 ips[nr];
+		// u64 size; char stack[size]; u64 dyn_size (when size > 0)
+		if len(b) < 24 {
+			return
+		}
+		pid := u32(0)
+		nr := binary.NativeEndian.Uint64(b[16:])
+		if nr > uint64(len(b)-24)/8 {
+			return
+		}
+		end := 24 + 8*int(nr)
+		var top []byte
+		if rest := b[end:]; len(rest) >= 8 {
+			size := binary.NativeEndian.Uint64(rest)
+			if size >= 8 && uint64(len(rest)) >= 16+size {
+				if dyn := binary.NativeEndian.Uint64(rest[8+size:]); dyn >= 8 {
+					top = rest[8:16]
+				}
+			}
+		}
+		s.sample(pid, b[24:end], top)
+	case unix.PERF_RECORD_LOST:
+		// u64 id; u64 lost
+		if len(b) >= 16 {
+			s.stats.Lost += binary.NativeEndian.Uint64(b[8:])
+		}
+	case unix.PERF_RECORD_FORK:
+		// u32 pid, ppid; u32 tid, ptid
+		pid, ppid, tid := u32(0), u32(4), u32(8)
+		if pid == ppid {
+			if tids := s.threads[pid]; tids != nil {
+				tids[tid] = true
+			}
+		} else if s.opts.Children && s.threads[ppid] != nil {
+			s.threads[pid] = map[int]bool{tid: true}
+		}
+	case unix.PERF_RECORD_EXIT:
+		pid, tid := u32(0), u32(8)
+		if tids := s.threads[pid]; tids != nil {
+			delete(tids, tid)
+			if len(tids) == 0 {
+				s.exitProcess(pid)
+			}
+		}
+	case unix.PERF_RECORD_COMM:
+		if misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0 {
+			// A new program image: read its memory map afresh on its
+			// first sample, keeping the old one for samples taken before.
+			delete(s.procs, u32(0))
+		}
+	}
+}
+
+// sample counts one stack. ips holds u64 addresses, with context markers
+// (PERF_CONTEXT_USER...) interleaved; top is the word at the user stack
+// pointer, or nil.
+func (s *Sampler) sample(pid int, ips []byte, top []byte) {
+	if s.threads[pid] == nil && !(pid == s.opts.PID || s.opts.Children) {
+		return // a forked child under a kernel without inherit_thread
+	}
+	s.stats.Samples++
+	stack := make([]byte, 0, len(ips))
+	for i := 0; i+8 <= len(ips); i += 8 {
+		if binary.NativeEndian.Uint64(ips[i:]) >= perfContextMax {
+			continue
+		}
+		stack = append(stack, ips[i:i+8]...)
+	}
+	p := s.procs[pid]
+	if p == nil {
+		p = s.snapshot(pid)
+		s.procs[pid] = p
+	}
+	if top != nil && len(stack) >= 8 && p.maps != nil && runtime.GOARCH == "amd64" {
+		stack = s.addFramelessCaller(p, stack, top)
+	}
+	s.stacks[stackKey{proc: p, stack: unsafe.String(unsafe.SliceData(stack), len(stack))}]++
+}
+
+// perfContextMax is the lowest of the markers (PERF_CONTEXT_*) that separate
+// kernel, user and guest parts of a callchain; no user address is this high.
+const perfContextMax = uint64(1<<64 + unix.PERF_CONTEXT_MAX)
+
+// exitProcess forgets pid's threads. s.mu must be held.
+func (s *Sampler) exitProcess(pid int) { delete(s.threads, pid) }
+
+// closeDoneIfEmpty closes Done when no process is left. s.mu must be held.
+func (s *Sampler) closeDoneIfEmpty() {
+	if len(s.threads) == 0 {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+}
+
+// addFramelessCaller inserts the caller that the kernel's frame-pointer walk
+// skips when the sample hit a function that has not (yet) pushed a frame
+// pointer: Go's frameless leaf functions, C leaf functions (GCC omits their
+// frame pointer even with -fno-omit-frame-pointer), and any function's
+// first instruction. The frame pointer then still points at the caller's
+// frame, so the walk goes from the leaf to the caller's caller, and the
+// caller's return address is the word at the stack pointer (top).
+func (s *Sampler) addFramelessCaller(p *process, stack, top []byte) []byte {
+	leaf := binary.NativeEndian.Uint64(stack)
+	ret := binary.NativeEndian.Uint64(top)
+	if len(stack) >= 16 && binary.NativeEndian.Uint64(stack[8:]) == ret {
+		return stack
+	}
+	// Go's line table says exactly where the frame exists; elsewhere the
+	// word is trusted only if the instruction before it calls the leaf's
+	// function directly.
+	if !p.maps.ReturnAddressAtSP(leaf) && !p.maps.CallsInto(ret, leaf) {
+		return stack
+	}
+	out := make([]byte, 0, len(stack)+8)
+	out = append(out, stack[:8]...)
+	out = append(out, top...)
+	return append(out, stack[8:]...)
+}

@@ -136,11 +136,15 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 	sym := c.enc.Symbols()
 	for i := range c.recs {
 		r := &c.recs[i]
-		e, created := c.table.Find(r.Stack, 0)
+		cum := c.cumulative(r)
+		e, created := c.table.Find(r.Stack, 0, cum, false)
+		if e == nil {
+			continue // unchanged since it went cold
+		}
 		if created {
 			e.Locs = sym.Stack(e.Locs, sym.ExpandPhysical(r.Stack, c.depth))
 		}
-		d := e.Delta(c.cumulative(r))
+		d := e.Delta(cum)
 		if d == (delta.Values{}) {
 			continue
 		}

@@ -43,6 +43,7 @@ type HeapOptions struct {
 type Heap struct {
 	opts    HeapOptions
 	columns []int // indexes into [alloc_objects, alloc_space, inuse_objects, inuse_space]
+	inuse   bool  // an inuse_* column is written
 	header  pprofenc.Header
 
 	table  *delta.Table
@@ -84,6 +85,7 @@ func NewHeap(opts HeapOptions) *Heap {
 		h.header.SampleTypes = heapTypes[:]
 	}
 	h.values = make([]int64, len(h.columns))
+	h.inuse = h.columns[len(h.columns)-1] >= 2
 	h.header.PeriodType = pprofenc.ValueType{Type: "space", Unit: "bytes"}
 
 	if !opts.DisableGCRuns {
@@ -132,14 +134,18 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 			continue
 		}
 		size := r.AllocBytes / r.AllocObjects
-		e, created := h.table.Find(r.Stack, size)
+		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
+		h.all[2], h.all[3] = scaleHeap(max(r.AllocObjects-r.FreeObjects, 0), max(r.AllocBytes-r.FreeBytes, 0), rate)
+		live := h.inuse && h.all[3] != 0
+		e, created := h.table.Find(r.Stack, size, delta.Values{objects, bytes}, live)
+		if e == nil {
+			continue // no allocation since it went cold, and nothing live to show
+		}
 		if created {
 			e.Locs = sym.HeapStack(e.Locs, r.Stack)
 		}
-		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
 		d := e.Delta(delta.Values{objects, bytes})
 		h.all[0], h.all[1] = d[0], d[1]
-		h.all[2], h.all[3] = scaleHeap(max(r.AllocObjects-r.FreeObjects, 0), max(r.AllocBytes-r.FreeBytes, 0), rate)
 		nonzero := false
 		for j, c := range h.columns {
 			h.values[j] = h.all[c]

@@ -73,11 +73,13 @@ func Hash(stack []uintptr, tag int64) uint64 {
 	return h
 }
 
-// Find returns the entry of stack and tag, creating it when it is not hot.
-// created reports that the entry is new to the hot table, so the caller must
-// fill Locs. A created entry starts from the cumulative values remembered
-// for it (by Baseline or from an earlier eviction), or from zero.
-func (t *Table) Find(stack []uintptr, tag int64) (e *Entry, created bool) {
+// Find returns the entry of stack and tag, whose cumulative values are now
+// cum. When the stack is not hot and cum equals what is remembered for it
+// (zero for a stack never seen), nothing changed: Find returns nil and the
+// stack stays cold, unless keep is set (the caller writes the stack anyway,
+// such as a heap stack with live memory). created reports a new hot entry,
+// whose Locs the caller must fill; it starts from the remembered values.
+func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
 	key := Hash(stack, tag)
 	for ; ; key++ { // linear probing on a (very unlikely) hash collision
 		i, ok := t.index[key]
@@ -88,6 +90,10 @@ func (t *Table) Find(stack []uintptr, tag int64) (e *Entry, created bool) {
 		if e.tag == tag && equal(e.stack, stack) {
 			return e, false
 		}
+	}
+	prev := t.cold[key]
+	if prev == cum && !keep {
+		return nil, false
 	}
 	var i int32
 	if n := len(t.free); n > 0 {
@@ -100,7 +106,7 @@ func (t *Table) Find(stack []uintptr, tag int64) (e *Entry, created bool) {
 	e.key, e.tag, e.seen = key, tag, t.window
 	e.stack = append(e.stack[:0], stack...)
 	e.Locs = e.Locs[:0]
-	e.prev = t.cold[key]
+	e.prev = prev
 	delete(t.cold, key)
 	t.index[key] = i
 	return e, true

@@ -50,7 +50,10 @@ func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
 			if !visible[i] {
 				continue
 			}
-			e, created := tab.Find(r.stack, r.tag)
+			e, created := tab.Find(r.stack, r.tag, r.cum, false)
+			if e == nil {
+				continue // unchanged and cold
+			}
 			if created && len(e.Locs) != 0 {
 				t.Fatalf("window %d: created entry kept old Locs", w)
 			}
@@ -83,7 +86,7 @@ func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
 
 func TestShrinkingCounterReportsZero(t *testing.T) {
 	tab := NewTable(1)
-	e, _ := tab.Find([]uintptr{1, 2}, 0)
+	e, _ := tab.Find([]uintptr{1, 2}, 0, Values{10, 10}, false)
 	if d := e.Delta(Values{10, 10}); d != (Values{10, 10}) {
 		t.Fatalf("first delta %v", d)
 	}
@@ -98,7 +101,7 @@ func TestShrinkingCounterReportsZero(t *testing.T) {
 func TestEvictionKeepsOnlyValues(t *testing.T) {
 	tab := NewTable(2)
 	stack := []uintptr{7, 8, 9}
-	e, _ := tab.Find(stack, 4)
+	e, _ := tab.Find(stack, 4, Values{3, 30}, false)
 	e.Delta(Values{3, 30})
 	tab.Touch(e)
 	for range 3 {
@@ -107,7 +110,13 @@ func TestEvictionKeepsOnlyValues(t *testing.T) {
 	if tab.Len() != 0 || tab.ColdLen() != 1 {
 		t.Fatalf("hot %d cold %d after idle windows, want 0 and 1", tab.Len(), tab.ColdLen())
 	}
-	e, created := tab.Find(stack, 4)
+	if e, _ := tab.Find(stack, 4, Values{3, 30}, false); e != nil {
+		t.Fatal("unchanged cold stack made hot again")
+	}
+	if tab.ColdLen() != 1 {
+		t.Fatalf("cold %d after an unchanged lookup, want 1", tab.ColdLen())
+	}
+	e, created := tab.Find(stack, 4, Values{4, 30}, false)
 	if !created {
 		t.Fatal("evicted entry still hot")
 	}

@@ -1,0 +1,36 @@
+//go:build ours
+
+package main
+
+import pyroscope "github.com/pyroscope-sdk/pyroscope-go"
+
+// The two profiler_{ours,peer}.go files stay identical but for the build
+// constraint, the import path and the variant name: the comparison is only
+// fair if both SDKs are driven by the same lines
+// (TestProfilerFilesDifferOnlyInImport checks it).
+
+const variant = "ours"
+
+func startProfiler(o profilerOptions) (stop func() error, err error) {
+	p, err := pyroscope.Start(pyroscope.Config{
+		ApplicationName: o.app,
+		ServerAddress:   o.server,
+		UploadRate:      o.uploadRate,
+		ProfileTypes: []pyroscope.ProfileType{
+			pyroscope.ProfileCPU,
+			pyroscope.ProfileAllocObjects,
+			pyroscope.ProfileAllocSpace,
+			pyroscope.ProfileInuseObjects,
+			pyroscope.ProfileInuseSpace,
+			pyroscope.ProfileGoroutines,
+			pyroscope.ProfileMutexCount,
+			pyroscope.ProfileMutexDuration,
+			pyroscope.ProfileBlockCount,
+			pyroscope.ProfileBlockDuration,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.Stop, nil
+}

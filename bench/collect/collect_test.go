@@ -16,8 +16,13 @@ import (
 	sdk "github.com/pyroscope-sdk/pyroscope-go/internal/collect"
 )
 
+// defaultMemProfileRate is the runtime's default, restored for the timed
+// part so the writers' own allocations are sampled as in production.
+var defaultMemProfileRate = runtime.MemProfileRate
+
 func init() {
-	// Before any allocation, so that every workload stack is sampled.
+	// Before any workload allocation, so that every workload stack is
+	// sampled; ensureHeapStacks sets it back while it is not running.
 	runtime.MemProfileRate = 1
 }
 
@@ -48,7 +53,7 @@ func BenchmarkHeap(b *testing.B) {
 }
 
 func BenchmarkMutex(b *testing.B) { benchContention(b, "mutex") }
-func BenchmarkBlock(b *testing.B)  { benchContention(b, "block") }
+func BenchmarkBlock(b *testing.B) { benchContention(b, "block") }
 
 // benchContention measures a cycle after fresh contention on all 1k stacks,
 // so the delta profilers have every stack to write, as runtime/pprof does.

@@ -44,8 +44,11 @@ func pathB(depth int, id uint32, leaf func()) {
 //go:noinline
 func allocLeaf() { live = append(live, make([]byte, 64)) }
 
-// ensureHeapStacks makes the first n distinct stacks hold live memory.
+// ensureHeapStacks makes the first n distinct stacks hold live memory,
+// sampling every allocation while it runs.
 func ensureHeapStacks(n int) {
+	runtime.MemProfileRate = 1
+	defer func() { runtime.MemProfileRate = defaultMemProfileRate }()
 	for id := range n {
 		if !liveStack[id] {
 			pathA(stackDepth, uint32(id), allocLeaf)

@@ -137,7 +137,7 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 	for i := range c.recs {
 		r := &c.recs[i]
 		cum := c.cumulative(r)
-		e, created := c.table.Find(r.Stack, 0, cum, false)
+		e, created := c.table.FindAt(len(c.recs)-1-i, r.Stack, 0, cum, false)
 		if e == nil {
 			continue // unchanged since it went cold
 		}

@@ -137,7 +137,7 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
 		h.all[2], h.all[3] = scaleHeap(max(r.AllocObjects-r.FreeObjects, 0), max(r.AllocBytes-r.FreeBytes, 0), rate)
 		live := h.inuse && h.all[3] != 0
-		e, created := h.table.Find(r.Stack, size, delta.Values{objects, bytes}, live)
+		e, created := h.table.FindAt(len(h.recs)-1-i, r.Stack, size, delta.Values{objects, bytes}, live)
 		if e == nil {
 			continue // no allocation since it went cold, and nothing live to show
 		}

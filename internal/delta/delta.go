@@ -21,6 +21,7 @@ type Entry struct {
 	stack []uintptr
 	prev  Values
 	seen  uint32 // last window Touch was called in
+	live  bool   // in the hot table (false: a free slot)
 	// Locs is the caller's cache of what the stack symbolized to.
 	Locs []uint64
 }
@@ -39,6 +40,12 @@ type Table struct {
 	cold    map[uint64]Values
 	window  uint32
 	keepFor uint32
+
+	// The runtime lists its records in a stable order (new stacks first),
+	// so the entry met at a position counted from the end of the previous
+	// listing is almost always the one met there now: FindAt checks it
+	// before hashing.
+	order, prevOrder []int32
 }
 
 // NewTable returns a table that moves an entry to the cold store once it
@@ -80,6 +87,41 @@ func Hash(stack []uintptr, tag int64) uint64 {
 // such as a heap stack with live memory). created reports a new hot entry,
 // whose Locs the caller must fill; it starts from the remembered values.
 func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
+	i, created := t.find(stack, tag, cum, keep)
+	if i < 0 {
+		return nil, false
+	}
+	return &t.entries[i], created
+}
+
+// FindAt is Find for the record at position fromEnd, counted from the end of
+// the runtime's listing: it first tries the entry met at that position in
+// the previous window, which saves hashing and a map lookup.
+func (t *Table) FindAt(fromEnd int, stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
+	if fromEnd < len(t.prevOrder) {
+		if i := t.prevOrder[fromEnd]; i >= 0 {
+			if e := &t.entries[i]; e.live && e.tag == tag && equal(e.stack, stack) {
+				t.remember(fromEnd, i)
+				return e, false
+			}
+		}
+	}
+	i, created := t.find(stack, tag, cum, keep)
+	t.remember(fromEnd, i)
+	if i < 0 {
+		return nil, false
+	}
+	return &t.entries[i], created
+}
+
+func (t *Table) remember(fromEnd int, i int32) {
+	for len(t.order) <= fromEnd {
+		t.order = append(t.order, -1)
+	}
+	t.order[fromEnd] = i
+}
+
+func (t *Table) find(stack []uintptr, tag int64, cum Values, keep bool) (int32, bool) {
 	key := Hash(stack, tag)
 	for ; ; key++ { // linear probing on a (very unlikely) hash collision
 		i, ok := t.index[key]
@@ -88,12 +130,12 @@ func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entr
 		}
 		e := &t.entries[i]
 		if e.tag == tag && equal(e.stack, stack) {
-			return e, false
+			return i, false
 		}
 	}
 	prev := t.cold[key]
 	if prev == cum && !keep {
-		return nil, false
+		return -1, false
 	}
 	var i int32
 	if n := len(t.free); n > 0 {
@@ -102,14 +144,14 @@ func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entr
 		t.entries = append(t.entries, Entry{})
 		i = int32(len(t.entries) - 1)
 	}
-	e = &t.entries[i]
-	e.key, e.tag, e.seen = key, tag, t.window
+	e := &t.entries[i]
+	e.key, e.tag, e.seen, e.live = key, tag, t.window, true
 	e.stack = append(e.stack[:0], stack...)
 	e.Locs = e.Locs[:0]
 	e.prev = prev
 	delete(t.cold, key)
 	t.index[key] = i
-	return e, true
+	return i, true
 }
 
 // Baseline records cum as the starting point of stack and tag without making
@@ -140,19 +182,21 @@ func (t *Table) Touch(e *Entry) { e.seen = t.window }
 // EndWindow closes the current window: entries untouched for keepFor
 // windows leave the hot table, keeping only their cumulative values.
 func (t *Table) EndWindow() {
-	for key, i := range t.index {
+	for i := range t.entries {
 		e := &t.entries[i]
-		if t.window-e.seen < t.keepFor {
+		if !e.live || t.window-e.seen < t.keepFor {
 			continue
 		}
 		if e.prev != (Values{}) {
 			t.cold[e.key] = e.prev
 		}
-		delete(t.index, key)
+		delete(t.index, e.key)
+		e.live = false
 		e.Locs = e.Locs[:0]
-		t.free = append(t.free, i)
+		t.free = append(t.free, int32(i))
 	}
 	t.window++
+	t.order, t.prevOrder = t.prevOrder[:0], t.order
 }
 
 func equal(a, b []uintptr) bool {

@@ -50,7 +50,13 @@ func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
 			if !visible[i] {
 				continue
 			}
-			e, created := tab.Find(r.stack, r.tag, r.cum, false)
+			// Half the windows list the records in reverse, so FindAt's
+			// guess from the previous window is often wrong.
+			pos := i
+			if w%4 < 2 {
+				pos = stacks - 1 - i
+			}
+			e, created := tab.FindAt(pos, r.stack, r.tag, r.cum, false)
 			if e == nil {
 				continue // unchanged and cold
 			}

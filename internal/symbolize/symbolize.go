@@ -62,6 +62,10 @@ type Process struct {
 	loaded []bool
 	bins   []*binaryFile
 	calls  map[[2]uint64]bool // CallsInto results
+	// Results by address: a profiler asks about the same hot addresses in
+	// every window, and a pcvalue walk costs microseconds.
+	frames    map[uint64][]Frame
+	frameless map[uint64]bool
 }
 
 // Process reads the memory map of pid. The snapshot stays valid for
@@ -84,7 +88,17 @@ func (p *Process) Lookup(addr uint64) (m *Mapping, frames []Frame) {
 	if b == nil {
 		return m, nil
 	}
-	return m, b.frames(vaddr)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	frames, ok := p.frames[addr]
+	if !ok {
+		frames = b.frames(vaddr)
+		if p.frames == nil {
+			p.frames = make(map[uint64][]Frame)
+		}
+		p.frames[addr] = frames
+	}
+	return m, frames
 }
 
 // ReturnAddressAtSP reports whether, at the runtime address addr, the
@@ -95,7 +109,20 @@ func (p *Process) Lookup(addr uint64) (m *Mapping, frames []Frame) {
 // Go binaries (amd64 frame layout).
 func (p *Process) ReturnAddressAtSP(addr uint64) bool {
 	_, b, vaddr := p.resolve(addr)
-	return b != nil && b.gotab != nil && b.gotab.frameless(vaddr)
+	if b == nil || b.gotab == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.frameless[addr]
+	if !ok {
+		v = b.gotab.frameless(vaddr)
+		if p.frameless == nil {
+			p.frameless = make(map[uint64]bool)
+		}
+		p.frameless[addr] = v
+	}
+	return v
 }
 
 // CallsInto reports whether the instruction just before the return address

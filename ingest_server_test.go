@@ -1,0 +1,145 @@
+package pyroscope
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+// received is one /ingest request as the test server parsed it.
+type received struct {
+	Path    string
+	Query   map[string]string
+	Header  http.Header
+	Profile *profile.Profile
+	Config  map[string]map[string]any
+}
+
+// ingestServer is a real HTTP server on 127.0.0.1 that parses every /ingest
+// upload the way Pyroscope does: a multipart body with a pprof part and a
+// sample_type_config part.
+type ingestServer struct {
+	*httptest.Server
+	t       *testing.T
+	mu      sync.Mutex
+	uploads []received
+	got     chan received
+}
+
+func newIngestServer(t *testing.T) *ingestServer {
+	t.Helper()
+	s := &ingestServer{t: t, got: make(chan received, 1024)}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *ingestServer) handle(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasSuffix(r.URL.Path, "/ingest") || r.Method != http.MethodPost {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if r.URL.Query().Has("format") {
+		// Pyroscope 0.37 answers 422 to format=pprof with a multipart body.
+		http.Error(w, "format with multipart", http.StatusUnprocessableEntity)
+		return
+	}
+	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	rec := received{Path: r.URL.Path, Query: map[string]string{}, Header: r.Header.Clone()}
+	for k := range r.URL.Query() {
+		rec.Query[k] = r.URL.Query().Get(k)
+	}
+	f, _, err := r.FormFile("profile")
+	if err != nil {
+		http.Error(w, "no profile part", http.StatusBadRequest)
+		return
+	}
+	data, _ := io.ReadAll(f)
+	if rec.Profile, err = profile.Parse(bytes.NewReader(data)); err != nil {
+		http.Error(w, "bad pprof: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if cf, _, err := r.FormFile("sample_type_config"); err == nil {
+		if err := json.NewDecoder(cf).Decode(&rec.Config); err != nil {
+			http.Error(w, "bad sample_type_config", http.StatusBadRequest)
+			return
+		}
+	}
+	s.mu.Lock()
+	s.uploads = append(s.uploads, rec)
+	s.mu.Unlock()
+	s.got <- rec
+}
+
+// all returns every upload so far.
+func (s *ingestServer) all() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.uploads...)
+}
+
+// family tells the profile family of an upload from its sample types and
+// sample_type_config.
+func (r received) family() string {
+	types := map[string]bool{}
+	for _, st := range r.Profile.SampleType {
+		types[st.Type] = true
+	}
+	switch {
+	case types["samples"] || types["cpu"]:
+		return "cpu"
+	case types["alloc_space"] || types["inuse_space"] || types["alloc_objects"] || types["inuse_objects"]:
+		return "heap"
+	case types["goroutine"]:
+		return "goroutines"
+	case types["contentions"] || types["delay"]:
+		for _, c := range r.Config {
+			if name, _ := c["display-name"].(string); strings.HasPrefix(name, "block") {
+				return "block"
+			}
+		}
+		return "mutex"
+	}
+	return "unknown"
+}
+
+// valueOf sums sample type typ over samples whose stack contains fn.
+func valueOf(p *profile.Profile, typ, fn string) int64 {
+	idx := -1
+	for i, st := range p.SampleType {
+		if st.Type == typ {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return 0
+	}
+	var sum int64
+	for _, s := range p.Sample {
+		if stackHas(s, fn) {
+			sum += s.Value[idx]
+		}
+	}
+	return sum
+}
+
+func stackHas(s *profile.Sample, fn string) bool {
+	for _, loc := range s.Location {
+		for _, line := range loc.Line {
+			if line.Function != nil && strings.HasSuffix(line.Function.Name, fn) {
+				return true
+			}
+		}
+	}
+	return false
+}

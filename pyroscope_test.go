@@ -1,0 +1,378 @@
+package pyroscope
+
+import (
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeClock is the scheduler's clock in tests: Advance moves time and fires
+// the ticker, so windows are cut without sleeping.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	ticks chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Unix(1_700_000_000, 0), ticks: make(chan time.Time)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
+
+// Advance moves the clock by d and delivers one tick to the scheduler.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now := c.now
+	c.mu.Unlock()
+	c.ticks <- now
+}
+
+// env is a fixed environment for start.
+func env(kv ...string) lookupEnv {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// burnCPU is the test's hot function.
+//
+//go:noinline
+func burnCPU(d time.Duration) [32]byte {
+	var h [32]byte
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		for range 1000 {
+			h = sha256.Sum256(h[:])
+		}
+	}
+	return h
+}
+
+var keepAlive [][]byte
+
+// allocKnown allocates n objects of size bytes each.
+//
+//go:noinline
+func allocKnown(n, size int) {
+	for range n {
+		keepAlive = append(keepAlive, make([]byte, size))
+	}
+	keepAlive = nil
+}
+
+//go:noinline
+func allocBeforeStart(n, size int) {
+	for range n {
+		keepAlive = append(keepAlive, make([]byte, size))
+	}
+	keepAlive = nil
+}
+
+func waitFor(t *testing.T, s *ingestServer, family string) received {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case r := <-s.got:
+			if r.family() == family {
+				return r
+			}
+		case <-timeout:
+			t.Fatalf("no %s upload arrived; got %d uploads", family, len(s.all()))
+		}
+	}
+}
+
+func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
+	allocBeforeStart(500, 64<<10)
+	srv := newIngestServer(t)
+	clk := newFakeClock()
+	p, err := start(Config{
+		ApplicationName: "checkout.api{env=test}",
+		ServerAddress:   srv.URL + "/prefix",
+		AuthToken:       "config-token",
+		Tags:            map[string]string{"region": "eu_1"},
+	}, env(), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	from := clk.Now()
+
+	burnCPU(400 * time.Millisecond)
+	const n, size = 1000, 64 << 10
+	allocKnown(n, size)
+	clk.Advance(15 * time.Second)
+
+	cpu := waitFor(t, srv, "cpu")
+	if got := valueOf(cpu.Profile, "samples", "burnCPU"); got == 0 {
+		t.Errorf("CPU window has no samples in burnCPU; functions: %v", functions(cpu.Profile))
+	}
+	if cpu.Path != "/prefix/ingest" {
+		t.Errorf("path %q, want the prefix kept: /prefix/ingest", cpu.Path)
+	}
+	want := map[string]string{
+		"name":       "checkout.api{env=test,region=eu_1}",
+		"from":       itoa(from.UnixNano()),
+		"until":      itoa(from.Add(15 * time.Second).UnixNano()),
+		"spyName":    "gospy",
+		"sampleRate": "100",
+	}
+	for k, v := range want {
+		if cpu.Query[k] != v {
+			t.Errorf("query %s = %q, want %q", k, cpu.Query[k], v)
+		}
+	}
+	if got := cpu.Header.Get("Authorization"); got != "Bearer config-token" {
+		t.Errorf("Authorization = %q, want the token as Bearer", got)
+	}
+	if ua := cpu.Header.Get("User-Agent"); !strings.HasPrefix(ua, "pyroscope-sdk-go/") {
+		t.Errorf("User-Agent = %q", ua)
+	}
+
+	heap := waitFor(t, srv, "heap")
+	if before := valueOf(heap.Profile, "alloc_space", "allocBeforeStart"); before != 0 {
+		t.Errorf("the first heap window holds %d bytes allocated before Start", before)
+	}
+	// The runtime publishes allocations at the end of a GC cycle; the SDK
+	// forces one only when none ran in the window, so the tail of the
+	// allocations may land in the next window. The sum over windows is exact.
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var got int64
+	for _, r := range srv.all() {
+		if r.family() == "heap" {
+			got += valueOf(r.Profile, "alloc_space", "allocKnown")
+		}
+	}
+	if exp := int64(n * size); got < exp*8/10 || got > exp*12/10 {
+		t.Errorf("alloc_space in allocKnown = %d, want %d within sampling error (20%%)", got, exp)
+	}
+	if cfg := heap.Config["inuse_space"]; cfg["aggregation"] != "average" {
+		t.Errorf("sample_type_config for inuse_space = %v, want aggregation average", cfg)
+	}
+}
+
+func functions(p *profile.Profile) []string {
+	var out []string
+	for _, f := range p.Function {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestTokenSources(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string
+		env    []string
+		want   string
+	}{
+		{"from Config", "cfg-token", nil, "Bearer cfg-token"},
+		{"from PYROSCOPE_AUTH_TOKEN", "", []string{"PYROSCOPE_AUTH_TOKEN", "env-token"}, "Bearer env-token"},
+		{"Config wins over the environment", "cfg-token", []string{"PYROSCOPE_AUTH_TOKEN", "env-token"}, "Bearer cfg-token"},
+		{"none", "", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newIngestServer(t)
+			p, err := start(Config{
+				ApplicationName: "app",
+				ServerAddress:   srv.URL,
+				AuthToken:       tt.config,
+				ProfileTypes:    []ProfileType{ProfileGoroutines},
+			}, env(tt.env...), newFakeClock())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			r := waitFor(t, srv, "goroutines")
+			if got := r.Header.Get("Authorization"); got != tt.want {
+				t.Errorf("Authorization = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStartRejectsBadConfig(t *testing.T) {
+	ok := Config{ApplicationName: "app", ServerAddress: "http://127.0.0.1:1"}
+	with := func(f func(*Config)) Config { c := ok; f(&c); return c }
+	tests := []struct {
+		name string
+		cfg  Config
+		env  []string
+		want string
+	}{
+		{"empty application name", with(func(c *Config) { c.ApplicationName = "" }), nil, "PYROSCOPE_APPLICATION_NAME"},
+		{"tag key with a dot", with(func(c *Config) { c.Tags = map[string]string{"otel.scope": "x"} }), nil, `tag key "otel.scope"`},
+		{"tag key reserved", with(func(c *Config) { c.Tags = map[string]string{"__name__": "x"} }), nil, "reserved"},
+		{"tag value with a brace", with(func(c *Config) { c.Tags = map[string]string{"env": "a}b"} }), nil, "breaks the app{k=v}"},
+		{"tag value with a comma", with(func(c *Config) { c.Tags = map[string]string{"env": "a,b"} }), nil, "breaks the app{k=v}"},
+		{"tag value with a newline", with(func(c *Config) { c.Tags = map[string]string{"env": "a\nb"} }), nil, "breaks the app{k=v}"},
+		{"tag value with =", with(func(c *Config) { c.Tags = map[string]string{"env": "a=b"} }), nil, "breaks the app{k=v}"},
+		{"bad tags in the name", with(func(c *Config) { c.ApplicationName = "app{env}" }), nil, "has no '='"},
+		{"unclosed brace in the name", with(func(c *Config) { c.ApplicationName = "app{env=x" }), nil, "without a closing"},
+		{"bad PYROSCOPE_TAGS", ok, []string{"PYROSCOPE_TAGS", "a.b=c"}, "PYROSCOPE_TAGS"},
+		{"address not http", with(func(c *Config) { c.ServerAddress = "ftp://x" }), nil, "not an http(s) URL"},
+		{"address without host", with(func(c *Config) { c.ServerAddress = "http://" }), nil, "not an http(s) URL"},
+		{"address empty", with(func(c *Config) { c.ServerAddress = "" }), nil, "PYROSCOPE_SERVER_ADDRESS"},
+		{"token and basic auth", with(func(c *Config) { c.AuthToken = "t"; c.BasicAuthUser = "u"; c.BasicAuthPassword = "p" }), nil, "ambiguous"},
+		{"env token and basic auth", with(func(c *Config) { c.BasicAuthUser = "u" }), []string{"PYROSCOPE_AUTH_TOKEN", "t"}, "PYROSCOPE_AUTH_TOKEN"},
+		{"bad upload rate", ok, []string{"PYROSCOPE_UPLOAD_RATE", "soon"}, "PYROSCOPE_UPLOAD_RATE"},
+		{"bad log level", ok, []string{"PYROSCOPE_LOG_LEVEL", "loud"}, "PYROSCOPE_LOG_LEVEL"},
+		{"bad profile type", ok, []string{"PYROSCOPE_PROFILE_TYPES", "cpu,heap"}, `unknown profile type "heap"`},
+		{"unknown protocol", with(func(c *Config) { c.Protocol = "otlp" }), nil, `Protocol "otlp"`},
+		{"bad sample rate", ok, []string{"PYROSCOPE_SAMPLE_RATE", "-1"}, "PYROSCOPE_SAMPLE_RATE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := start(tt.cfg, env(tt.env...), newFakeClock())
+			if err == nil {
+				p.Stop()
+				t.Fatalf("Start succeeded, want an error mentioning %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStartFailsWhileAnotherCPUProfileRuns(t *testing.T) {
+	if err := pprof.StartCPUProfile(new(strings.Builder)); err != nil {
+		t.Fatal(err)
+	}
+	defer pprof.StopCPUProfile()
+	_, err := start(Config{ApplicationName: "app", ServerAddress: "file://" + t.TempDir()}, env(), newFakeClock())
+	if err == nil || !strings.Contains(err.Error(), "another CPU profile is already running") {
+		t.Fatalf("err = %v, want it to name the running CPU profile", err)
+	}
+}
+
+func TestEnvironmentFillsUnsetFields(t *testing.T) {
+	srv := newIngestServer(t)
+	p, err := start(Config{}, env(
+		"PYROSCOPE_APPLICATION_NAME", "envapp",
+		"PYROSCOPE_SERVER_ADDRESS", "http://wrong.invalid",
+		"PYROSCOPE_ADHOC_SERVER_ADDRESS", srv.URL,
+		"PYROSCOPE_TAGS", "team=core, zone=a",
+		"PYROSCOPE_PROFILE_TYPES", "goroutines",
+		"PYROSCOPE_TENANT_ID", "tenant-7",
+		"PYROSCOPE_UPLOAD_RATE", "1m",
+		"PYROSCOPE_LOG_LEVEL", "off",
+	), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.s.UploadRate != time.Minute {
+		t.Errorf("UploadRate = %v, want 1m from the environment", p.s.UploadRate)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r := waitFor(t, srv, "goroutines")
+	if r.Query["name"] != "envapp{team=core,zone=a}" {
+		t.Errorf("name = %q", r.Query["name"])
+	}
+	if r.Header.Get("X-Scope-OrgID") != "tenant-7" {
+		t.Errorf("X-Scope-OrgID = %q", r.Header.Get("X-Scope-OrgID"))
+	}
+	if len(srv.all()) != 1 {
+		t.Errorf("got %d uploads, want only the goroutines type asked for", len(srv.all()))
+	}
+}
+
+func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
+	srv := newIngestServer(t)
+	p, err := start(Config{
+		ApplicationName: "app",
+		ServerAddress:   srv.URL,
+		ProfileTypes: []ProfileType{ProfileCPU, ProfileAllocSpace, ProfileInuseSpace, ProfileGoroutines,
+			ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration},
+	}, env(), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	got := map[string]int{}
+	for _, r := range srv.all() {
+		got[r.family()]++
+	}
+	for _, f := range []string{"cpu", "heap", "goroutines", "mutex", "block"} {
+		if got[f] != 1 {
+			t.Errorf("%s windows delivered by Stop = %d, want 1 (all: %v)", f, got[f], got)
+		}
+	}
+	// Flush and Stop after Stop return at once.
+	done := make(chan struct{})
+	go func() { p.Flush(true); p.Stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush or Stop after Stop did not return")
+	}
+}
+
+func TestDirectorySinkWritesProfilesPprofOpens(t *testing.T) {
+	dir := t.TempDir()
+	p, err := start(Config{
+		ApplicationName: "dirapp",
+		ServerAddress:   "file://" + dir,
+		ProfileTypes:    []ProfileType{ProfileCPU, ProfileAllocSpace},
+	}, env(), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	burnCPU(300 * time.Millisecond)
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "dirapp", "cpu_*.pb.gz"))
+	if len(files) != 1 {
+		t.Fatalf("cpu files: %v", files)
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	prof, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("%s does not parse as pprof: %v", files[0], err)
+	}
+	if valueOf(prof, "samples", "burnCPU") == 0 {
+		t.Errorf("no burnCPU samples in %s", files[0])
+	}
+	if _, err := os.Stat(strings.TrimSuffix(files[0], ".pb.gz") + ".json"); err != nil {
+		t.Errorf("labels file missing: %v", err)
+	}
+}

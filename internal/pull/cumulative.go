@@ -82,10 +82,16 @@ func (c *cumulative) window(p *profile.Profile, from, until time.Time) ([]byte, 
 	}
 	var samples []*profile.Sample
 	for _, g := range groups(p) {
-		e, _ := c.table.Find(g.stack, g.tag)
-		c.table.Touch(e)
-		d := e.Delta(delta.Values{g.values[idx[0]], g.values[idx[1]]})
-		g.values[idx[0]], g.values[idx[1]] = d[0], d[1]
+		cum := delta.Values{g.values[idx[0]], g.values[idx[1]]}
+		g.values[idx[0]], g.values[idx[1]] = 0, 0
+		// A heap stack with live memory is written even when it allocated
+		// nothing new: its in-use values are a snapshot.
+		keep := slices.ContainsFunc(g.values, func(v int64) bool { return v != 0 })
+		if e, _ := c.table.Find(g.stack, g.tag, cum, keep); e != nil {
+			c.table.Touch(e)
+			d := e.Delta(cum)
+			g.values[idx[0]], g.values[idx[1]] = d[0], d[1]
+		}
 		if !slices.ContainsFunc(g.values, func(v int64) bool { return v != 0 }) {
 			continue
 		}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
+	"github.com/pyroscope-sdk/pyroscope-go/upload"
+)
+
+// cpuWindows cuts the perf sampler's samples into windows and queues them.
+type cpuWindows struct {
+	s    *perf.Sampler
+	dst  *destination
+	log  *logger
+	rate int
+	from time.Time
+}
+
+func newCPUWindows(s *perf.Sampler, dst *destination, log *logger, rate int) *cpuWindows {
+	return &cpuWindows{s: s, dst: dst, log: log, rate: rate, from: time.Now()}
+}
+
+// cut ends the current window at until and queues it.
+func (c *cpuWindows) cut(until time.Time) {
+	var buf bytes.Buffer
+	if err := c.s.Profile(&buf, c.from, until); err != nil {
+		c.log.errorf("cutting the CPU window: %v", err)
+		return
+	}
+	c.dst.push(nil, upload.Window{Name: upload.KindCPU, From: c.from, Until: until, Data: buf.Bytes(), SampleRate: c.rate})
+	c.from = until
+	st := c.s.Stats()
+	c.log.logf("debug", "cpu window: %d samples so far, %d lost, %d threads", st.Samples, st.Lost, st.Threads)
+}
+
+// close stops the sampler and reports lost samples once.
+func (c *cpuWindows) close() {
+	st := c.s.Stats()
+	if st.Lost > 0 {
+		c.log.warnf("the kernel dropped %d of %d CPU samples (buffers full); try a lower --sample-rate", st.Lost, st.Samples+st.Lost)
+	}
+	if err := c.s.Close(); err != nil {
+		c.log.errorf("stopping the sampler: %v", err)
+	}
+}
+
+// attachError turns perf.Attach's error into one line for a user.
+func attachError(pid int, err error) error {
+	switch {
+	case errors.Is(err, perf.ErrNoProcess):
+		return fmt.Errorf("no process with PID %d: check the number with ps", pid)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("perf events are not permitted: %w", err)
+	}
+	return err
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestExecHotFunctionArrivesWithToken(t *testing.T) {
+	needPerf(t)
+	srv := newIngestServer(t)
+	c := startCLI(t, []string{"PYROSCOPE_AUTH_TOKEN=tok-from-env", "PYROSCOPE_SERVER_ADDRESS=" + srv.URL},
+		"exec", "--upload-rate", "1s", "--tag", "env=test", "--", bin.hot, "-spin", "1500ms")
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want 0; stderr: %s", code, c.stderr)
+	}
+	if got := c.stdout.String(); got != "hot: ready\nhot: done\n" {
+		t.Errorf("child's stdout = %q, want it passed through", got)
+	}
+	if !strings.Contains(c.stderr.String(), "as hot{env=test} to "+srv.URL) {
+		t.Errorf("start line does not say the application name and server: %q", c.stderr)
+	}
+	cpu := byKind(srv.received(), "cpu")
+	if len(cpu) == 0 {
+		t.Fatalf("no CPU profile arrived; stderr: %s", c.stderr)
+	}
+	for _, r := range cpu {
+		if r.auth != "Bearer tok-from-env" {
+			t.Errorf("Authorization = %q, want the token from PYROSCOPE_AUTH_TOKEN", r.auth)
+		}
+		if r.name != "hot{env=test}" {
+			t.Errorf("series %q, want hot{env=test} (default name: the command's base name)", r.name)
+		}
+	}
+	if top, n := topFunction(cpu); top != "main.hotLoop" {
+		t.Errorf("top function %q (%d samples), want main.hotLoop", top, n)
+	}
+}
+
+func TestExecPassesExitStatus(t *testing.T) {
+	srv := newIngestServer(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		kill bool
+		want int
+	}{
+		{"exit 0", []string{"-spin", "10ms"}, false, 0},
+		{"exit 3", []string{"-spin", "10ms", "-exit", "3"}, false, 3},
+		{"SIGTERM to the CLI", []string{"-wait"}, true, 128 + int(syscall.SIGTERM)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCLI(t, []string{"PYROSCOPE_SERVER_ADDRESS=" + srv.URL},
+				append([]string{"exec", "--upload-rate", "1s", "--", bin.hot}, tc.args...)...)
+			if tc.kill {
+				waitLine(t, c.stdout, "hot: ready")
+				if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code := c.wait(t); code != tc.want {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tc.want, c.stderr)
+			}
+			if !strings.HasPrefix(c.stdout.String(), "hot: ready\n") {
+				t.Errorf("child's stdout not passed through: %q", c.stdout)
+			}
+		})
+	}
+}
+
+func TestExecChildWithSDKSendsHeapUnderSameName(t *testing.T) {
+	needPerf(t)
+	srv := newIngestServer(t)
+	c := startCLI(t, []string{"PYROSCOPE_AUTH_TOKEN=tok", "PYROSCOPE_SERVER_ADDRESS=" + srv.URL},
+		"exec", "--application-name", "shop.api", "--tag", "team=a", "--upload-rate", "1s", "--", bin.withsdk)
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("exit code %d; stderr: %s", code, c.stderr)
+	}
+	if !strings.Contains(c.stdout.String(), "PYROSCOPE_PROFILE_TYPES=inuse_objects,alloc_objects,inuse_space,alloc_space\n") {
+		t.Errorf("child did not get PYROSCOPE_PROFILE_TYPES without cpu: %q", c.stdout)
+	}
+	got := srv.received()
+	heap := byKind(got, "heap")
+	if len(heap) == 0 {
+		t.Fatalf("the child's heap profile did not arrive; stderr: %s", c.stderr)
+	}
+	var allocated int64
+	for _, r := range heap {
+		if r.name != "shop.api{team=a}" || r.auth != "Bearer tok" {
+			t.Errorf("heap profile under %q with %q, want shop.api{team=a} and the CLI's token", r.name, r.auth)
+		}
+		allocated += sumFor(r.prof, "alloc_space", "main.allocHeavy")
+	}
+	if allocated == 0 {
+		t.Error("heap profiles do not show main.allocHeavy's allocations")
+	}
+	cpu := byKind(got, "cpu")
+	if len(cpu) == 0 {
+		t.Fatal("no CPU profile arrived")
+	}
+	// The perf sampler labels every sample with its pid; runtime/pprof never
+	// does. So a CPU profile without pid labels would be the child's own, a
+	// second count of the same CPU time.
+	for _, r := range cpu {
+		if r.name != "shop.api{team=a}" {
+			t.Errorf("cpu profile under %q", r.name)
+		}
+		for _, s := range r.prof.Sample {
+			if len(s.Label["pid"]) == 0 && len(s.NumLabel["pid"]) == 0 {
+				t.Fatalf("a CPU sample without a pid label arrived: the child profiled its own CPU too")
+			}
+		}
+	}
+	if top, _ := topFunction(cpu); !slices.Contains([]string{"main.spinHeavy", "main.allocHeavy"}, top) && !strings.HasPrefix(top, "runtime.") {
+		t.Errorf("top CPU function %q, want the child's work", top)
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// commonFlags are the flags every profiling subcommand takes. Each is also
+// read from its PYROSCOPE_* variable; a flag given on the command line beats
+// the variable, which beats the default.
+type commonFlags struct {
+	app        string
+	server     string
+	protocol   string
+	token      string
+	tokenFile  string
+	tenantID   string
+	tags       tagFlag
+	sampleRate int
+	uploadRate time.Duration
+	logLevel   string
+	noLogging  bool
+}
+
+// Defaults shared with the SDK.
+const (
+	defaultServer     = "http://localhost:4040"
+	defaultSampleRate = 100
+	defaultUploadRate = 15 * time.Second
+)
+
+// envOf names the variable each flag falls back to.
+var envOf = map[string]string{
+	"application-name": "PYROSCOPE_APPLICATION_NAME",
+	"server-address":   "PYROSCOPE_SERVER_ADDRESS",
+	"protocol":         "PYROSCOPE_PROTOCOL",
+	"auth-token":       "PYROSCOPE_AUTH_TOKEN",
+	"auth-token-file":  "PYROSCOPE_AUTH_TOKEN_FILE",
+	"tenant-id":        "PYROSCOPE_TENANT_ID",
+	"tag":              "PYROSCOPE_TAGS",
+	"sample-rate":      "PYROSCOPE_SAMPLE_RATE",
+	"upload-rate":      "PYROSCOPE_UPLOAD_RATE",
+	"log-level":        "PYROSCOPE_LOG_LEVEL",
+	"no-logging":       "PYROSCOPE_NO_LOGGING",
+}
+
+// tagFlag collects repeated --tag k=v.
+type tagFlag []string
+
+func (t *tagFlag) String() string { return strings.Join(*t, ",") }
+func (t *tagFlag) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("%q has no '=': write --tag key=value", v)
+	}
+	*t = append(*t, v)
+	return nil
+}
+
+// register adds the common flags to fs.
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.app, "application-name", "", "`name` the profiles appear under in the UI, e.g. checkout.api; may carry tags: checkout.api{env=prod}")
+	fs.StringVar(&c.server, "server-address", defaultServer, "where profiles go: a Pyroscope `URL`, or file:///dir to write .pb.gz files")
+	fs.StringVar(&c.protocol, "protocol", "ingest", "`ingest` (Pyroscope /ingest), push (Pyroscope push API) or parca (Parca, Polar Signals)")
+	fs.StringVar(&c.token, "auth-token", "", "API `token` sent as \"Authorization: Bearer\". Prefer PYROSCOPE_AUTH_TOKEN or\n--auth-token-file: a flag's value is visible to every user in ps and stays in the shell history")
+	fs.StringVar(&c.tokenFile, "auth-token-file", "", "`file` holding the token; re-read when it changes, so rotation needs no restart")
+	fs.StringVar(&c.tenantID, "tenant-id", "", "tenant `ID` sent as X-Scope-OrgID to multi-tenant servers")
+	fs.Var(&c.tags, "tag", "static label `key=value` on every profile; repeat for more")
+	fs.IntVar(&c.sampleRate, "sample-rate", defaultSampleRate, "CPU sampling frequency in `Hz`")
+	fs.DurationVar(&c.uploadRate, "upload-rate", defaultUploadRate, "length of one profile window; one upload per `duration`")
+	fs.StringVar(&c.logLevel, "log-level", "info", "`level` of this tool's messages on stderr: debug, info, warn, error or off")
+	fs.BoolVar(&c.noLogging, "no-logging", false, "print nothing but errors that stop the tool (same as --log-level error)")
+}
+
+// applyEnv fills every flag not given on the command line from its
+// variable. It returns an error naming the variable when a value is invalid.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// A token flag overrides a token file variable, and the other way round:
+	// the user's explicit choice wins over either variable.
+	if given["auth-token"] || given["auth-token-file"] {
+		given["auth-token"], given["auth-token-file"] = true, true
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envOf[f.Name]
+		if name == "" || given[f.Name] {
+			return
+		}
+		v := strings.TrimSpace(getenv(name))
+		if f.Name == "server-address" {
+			// Honoured by Pyroscope's tools and the SDK: it overrides the
+			// regular variable.
+			if adhoc := strings.TrimSpace(getenv("PYROSCOPE_ADHOC_SERVER_ADDRESS")); adhoc != "" {
+				v, name = adhoc, "PYROSCOPE_ADHOC_SERVER_ADDRESS"
+			}
+		}
+		if v == "" {
+			return
+		}
+		if f.Name == "tag" {
+			for _, kv := range strings.Split(v, ",") {
+				if kv = strings.TrimSpace(kv); kv != "" {
+					if err := f.Value.Set(kv); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", name, err))
+					}
+				}
+			}
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// parseFlags parses args into fs, then applies the environment. It returns
+// flag.ErrHelp for -h/--help, and otherwise an error in one line that says
+// what to fix.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	fs.SetOutput(io.Discard) // usage is printed by the caller, once
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%v", err)
+	}
+	return applyEnv(fs, getenv)
+}
+
+// validateNumbers checks the flags' numeric ranges.
+func (c *commonFlags) validateNumbers() error {
+	if c.sampleRate < 1 || c.sampleRate > 10000 {
+		return fmt.Errorf("--sample-rate %d is out of range: use a frequency between 1 and 10000 Hz (default %d)", c.sampleRate, defaultSampleRate)
+	}
+	if c.uploadRate < time.Second {
+		return fmt.Errorf("--upload-rate %s is too short: use 1s or more (default %s)", c.uploadRate, defaultUploadRate)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error", "off"}, strings.ToLower(c.logLevel)) {
+		return fmt.Errorf("--log-level %q is unknown: use debug, info, warn, error or off", c.logLevel)
+	}
+	return nil
+}
+
+// positiveInt parses a PID.
+func positiveInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a process ID", s)
+	}
+	return n, nil
+}
+
+// validate checks the flags and fills the application name with def when
+// none was given. An application name given but empty is an error, not a
+// request for the default.
+func (c *commonFlags) validate(fs *flag.FlagSet, def string) error {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "application-name" })
+	if given && strings.TrimSpace(c.app) == "" {
+		return errors.New("--application-name is empty: give a name such as checkout.api, or leave the flag out for the default")
+	}
+	if strings.TrimSpace(c.app) == "" {
+		c.app = def
+	}
+	return c.validateNumbers()
+}

@@ -66,6 +66,9 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 			return maxRetryAfter
 		}
 		d = time.Duration(secs) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		// More seconds than an int64 holds: the longest wait we allow.
+		return maxRetryAfter
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	} else {

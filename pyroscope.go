@@ -11,7 +11,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -25,11 +27,12 @@ const Version = "0.1.0"
 
 // A Profiler is a running profiling session, made by Start.
 type Profiler struct {
-	s     *settings
-	log   leveledLogger
-	clock clock
-	queue *upload.Queue
-	sinks []sink
+	s       *settings
+	log     leveledLogger
+	clock   clock
+	queue   *upload.Queue
+	backend upload.Backend
+	sinks   []sink
 
 	from    time.Time
 	flushCh chan chan struct{}
@@ -78,6 +81,7 @@ func start(cfg Config, env lookupEnv, clk clock) (*Profiler, error) {
 	if p.sinks, err = newSinks(s, p.log.logf); err != nil {
 		return nil, err
 	}
+	p.backend = backend
 	p.queue = upload.NewQueue(backend, upload.QueueOptions{
 		MaxBytes:    s.QueueBytes,
 		Timeout:     s.UploadTimeout,
@@ -178,6 +182,12 @@ func (p *Profiler) loop() {
 			p.cut()
 			close(reply)
 		case <-p.stopCh:
+			if p.s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) && !p.s.DisableGCRuns {
+				// The runtime publishes allocations at the end of a GC
+				// cycle: without one now, the last window's allocations
+				// would never be sent.
+				runtime.GC()
+			}
 			p.cut()
 			for _, k := range p.sinks {
 				if err := k.c.Close(); err != nil {
@@ -269,6 +279,9 @@ func (p *Profiler) StopContext(ctx context.Context) error {
 		close(p.stopCh)
 		<-p.done
 		n, err := p.queue.Close(ctx)
+		if c, ok := p.backend.(io.Closer); ok {
+			c.Close()
+		}
 		if n > 0 || err != nil {
 			p.stopErr = fmt.Errorf("pyroscope: stop: %d windows not delivered: %w", n, err)
 			p.log.logf("error", "%v", p.stopErr)

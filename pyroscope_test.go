@@ -311,6 +311,7 @@ func TestEnvironmentFillsUnsetFields(t *testing.T) {
 
 func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
 	srv := newIngestServer(t)
+	before := goleak.IgnoreCurrent()
 	p, err := start(Config{
 		ApplicationName: "app",
 		ServerAddress:   srv.URL,
@@ -323,6 +324,9 @@ func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
+	// No goroutine of the SDK outlives Stop, keep-alive connections
+	// included; the test server's own connection goroutines are not ours.
+	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 	got := map[string]int{}
 	for _, r := range srv.all() {
 		got[r.family()]++

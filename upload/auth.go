@@ -70,3 +70,11 @@ func (c *Credentials) Apply(h http.Header) {
 		h.Set(k, v)
 	}
 }
+
+// closeIdle closes client's idle keep-alive connections, when it can, so
+// that no connection goroutine outlives the SDK.
+func closeIdle(client Doer) {
+	if c, ok := client.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -163,3 +163,10 @@ func (in *Ingest) send(ctx context.Context, w *Window) error {
 	resp, err := in.client.Do(req)
 	return Classify("POST /ingest", resp, err)
 }
+
+// Close closes the idle connections of the client the SDK made; a client
+// passed in Config.HTTPClient is left as it is.
+func (in *Ingest) Close() error {
+	closeIdle(in.client)
+	return nil
+}

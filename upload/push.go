@@ -173,3 +173,10 @@ func redactURL(s string) string {
 	}
 	return s
 }
+
+// Close closes the idle connections of the client the SDK made; a client
+// passed in Config.HTTPClient is left as it is.
+func (p *Push) Close() error {
+	closeIdle(p.client)
+	return nil
+}

@@ -25,9 +25,9 @@ import (
 
 // bin holds the binaries TestMain builds: the CLI and the test programs.
 var bin struct {
-	dir                                 string
+	dir                                   string
 	cli, hot, withsdk, pprofserver, cspin string
-	cspinErr                            string // why cspin could not be built
+	cspinErr                              string // why cspin could not be built
 }
 
 func TestMain(m *testing.M) {

@@ -28,7 +28,9 @@ func main() {
 	flag.Parse()
 	fmt.Println("hot: ready")
 	if *wait {
-		select {}
+		for {
+			time.Sleep(time.Hour) // until a signal ends the process
+		}
 	}
 	if *spin == 0 {
 		for {

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// runInProcess runs the CLI's main logic with env as its whole environment.
+func runInProcess(args []string, env map[string]string) (code int, stdout, stderr string) {
+	// Not *bytes.Buffer: exec.Cmd would fill it with ReadFrom while the CLI
+	// writes its own lines, and lose them.
+	out, errOut := newLockedBuffer(), newLockedBuffer()
+	code = run(args, &stdio{
+		stdin: strings.NewReader(""), stdout: out, stderr: errOut,
+		getenv:  func(k string) string { return env[k] },
+		environ: func() []string { return nil },
+	})
+	return code, out.String(), errOut.String()
+}
+
+func TestBadInputSaysWhatToFix(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	unreachable := closed.URL
+	closed.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"missing --", []string{"exec", "/bin/true"}, nil, "put -- before the command"},
+		{"no command", []string{"exec", "--"}, nil, "no command given"},
+		{"unknown flag", []string{"exec", "--frobnicate", "--", "/bin/true"}, nil, "flag provided but not defined: -frobnicate"},
+		{"unknown command", []string{"attach"}, nil, `unknown command "attach"`},
+		{"nonexistent PID", []string{"connect", "--pid", "999999999"}, nil, "no process with PID 999999999"},
+		{"PID not a number", []string{"connect", "--pid", "abc"}, nil, `"abc" is not a process ID`},
+		{"unreachable URL", []string{"connect", "--url", unreachable}, nil, "check that the program runs and serves net/http/pprof"},
+		{"URL without scheme", []string{"connect", "--url", "localhost:6060"}, nil, "is not an http(s) URL"},
+		{"connect without target", []string{"connect"}, nil, "--pid PID or --url"},
+		{"empty application name", []string{"exec", "--application-name", "", "--", "/bin/true"}, nil, "--application-name is empty"},
+		{"bad tag", []string{"exec", "--tag", "a.b=c", "--", "/bin/true"}, nil, `tag key "a.b" contains '.'`},
+		{"bad server address", []string{"exec", "--server-address", "localhost:4040", "--", "/bin/true"}, nil, "is not an http(s) URL with a host"},
+		{"bad upload rate in env", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_UPLOAD_RATE": "often"}, `PYROSCOPE_UPLOAD_RATE="often"`},
+		{"command not found", []string{"exec", "--", "/nonexistent/cmd"}, nil, "check the command's name and PATH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runInProcess(tc.args, tc.env)
+			if code == 0 {
+				t.Errorf("exit code 0, want non-zero")
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr = %q, want one line containing %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestFlagBeatsVariableBeatsDefault(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runInProcess(
+		[]string{"exec", "--server-address", "file://" + dir, "--tag", "b=flag", "--", "/bin/true"},
+		map[string]string{
+			"PYROSCOPE_SERVER_ADDRESS":   "http://from-env.invalid:4040",
+			"PYROSCOPE_APPLICATION_NAME": "envapp",
+			"PYROSCOPE_TAGS":             "a=env",
+		})
+	if code != 0 {
+		t.Fatalf("exit code %d: %s", code, stderr)
+	}
+	// The flag's tag replaces the variable's list; the variable's name
+	// replaces the default (the command's name); the flag's address wins.
+	if want := "as envapp{b=flag} to file://" + dir; !strings.Contains(stderr, want) {
+		t.Errorf("start line %q does not contain %q", stderr, want)
+	}
+}
+
+func TestHelpIsCompleteForEachCommand(t *testing.T) {
+	for _, cmd := range []string{"exec", "connect"} {
+		code, stdout, _ := runInProcess([]string{cmd, "--help"}, nil)
+		if code != 0 {
+			t.Errorf("%s --help exit code %d", cmd, code)
+		}
+		for _, want := range []string{"Examples:", "--application-name", "--server-address", "--auth-token", "PYROSCOPE_AUTH_TOKEN", "shell history", "--tag", "--sample-rate", "--upload-rate", "--log-level", "--no-logging", "--protocol", "--auth-token-file"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%s --help lacks %q", cmd, want)
+			}
+		}
+	}
+	if code, stdout, _ := runInProcess([]string{"version"}, nil); code != 0 || !strings.HasPrefix(stdout, "pyroscope "+version) {
+		t.Errorf("version: %d %q", code, stdout)
+	}
+}
+
+func TestChildEnv(t *testing.T) {
+	set := map[string]string{"PYROSCOPE_APPLICATION_NAME": "app", "PYROSCOPE_AUTH_TOKEN": "", "PYROSCOPE_TAGS": "a=b"}
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		cpuByCLI bool
+		want     string
+	}{
+		{"sampler on, types unset", []string{"HOME=/h", "PYROSCOPE_AUTH_TOKEN=old"}, true, "HOME=/h PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=inuse_objects,alloc_objects,inuse_space,alloc_space PYROSCOPE_TAGS=a=b"},
+		{"sampler on, user types", []string{"PYROSCOPE_PROFILE_TYPES=cpu,goroutines"}, true, "PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=goroutines PYROSCOPE_TAGS=a=b"},
+		{"sampler off", []string{"PYROSCOPE_PROFILE_TYPES=cpu", "PYROSCOPE_ADHOC_SERVER_ADDRESS=x"}, false, "PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=cpu PYROSCOPE_TAGS=a=b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(childEnv(tc.env, set, tc.cpuByCLI), " "); got != tc.want {
+				t.Errorf("childEnv = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -62,8 +65,9 @@ func (s scenario) args() []string {
 
 // A record is what one run of one variant measured.
 type record struct {
-	variant string
-	res     Result
+	variant    string
+	uploadRate time.Duration
+	res        Result
 	// childCPU is user+system CPU of the whole child process (rusage), from
 	// exec to exit.
 	childCPU float64
@@ -83,15 +87,49 @@ func (r *record) bytesUploaded() int {
 	return n
 }
 
-// windows counts distinct window starts among the uploads.
+// windows is the number of windows sent: the most uploads of any one
+// profile family.
 func (r *record) windows() int {
-	seen := map[int64]bool{}
+	n := 0
+	for _, c := range r.families() {
+		n = max(n, c)
+	}
+	return n
+}
+
+// steadyWindowBytes is what one window of UploadRate costs in steady state.
+// Per profile family it leaves out the first upload (which carries, for
+// SDKs that send it, what happened before Start) and the last (cut short by
+// Stop), divides the other uploads' bytes by the time they cover, and sums
+// the families. The SDKs cut windows differently (grafana/pyroscope-go
+// aligns them to multiples of UploadRate and runs its CPU windows on a
+// clock of their own), so a rate per family compares them fairly. NaN when
+// no family has three uploads.
+func (r *record) steadyWindowBytes() float64 {
+	byFamily := map[string][]upload{}
 	for _, u := range r.uploads {
-		if u.family == "cpu" {
-			seen[u.from] = true
+		byFamily[u.family] = append(byFamily[u.family], u)
+	}
+	perSecond, ok := 0.0, false
+	for _, ups := range byFamily {
+		if len(ups) < 3 {
+			continue // nothing in steady state
+		}
+		slices.SortFunc(ups, func(a, b upload) int { return cmp.Compare(a.from, b.from) })
+		var bytes, nanos int64
+		for _, u := range ups[1 : len(ups)-1] {
+			bytes += int64(u.bodyBytes)
+			nanos += u.until - u.from
+		}
+		if nanos > 0 {
+			perSecond += float64(bytes) / (float64(nanos) / 1e9)
+			ok = true
 		}
 	}
-	return len(seen)
+	if !ok {
+		return math.NaN()
+	}
+	return perSecond * r.uploadRate.Seconds()
 }
 
 // families lists the profile families uploaded.
@@ -133,7 +171,7 @@ func runOne(ctx context.Context, bin, variant string, s scenario, rcv *receiver,
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w\nstderr:\n%s", variant, s.key(), err, tail(stderr.String()))
 	}
-	rec := &record{variant: variant}
+	rec := &record{variant: variant, uploadRate: s.uploadRate}
 	if err := json.Unmarshal(stdout.Bytes(), &rec.res); err != nil {
 		return nil, fmt.Errorf("%s %s: decoding the workload's result %q: %w", variant, s.key(), stdout.String(), err)
 	}

@@ -66,10 +66,10 @@ type plan struct {
 // with a short UploadRate so the profiler works often.
 func fullPlan() plan {
 	p := plan{variants: allVariants(), rounds: 5, scenarios: []scenario{
-		{name: "loaded", stacks: 1 << 10, work: 800_000, uploadRate: 15 * time.Second},
+		{name: "loaded", stacks: 1 << 10, work: 600_000, uploadRate: 15 * time.Second},
 	}}
 	for _, n := range []int{1 << 10, 1 << 12, 1 << 14} {
-		p.scenarios = append(p.scenarios, scenario{name: "idle", stacks: n, idle: 6 * time.Second, parked: 300, uploadRate: time.Second})
+		p.scenarios = append(p.scenarios, scenario{name: "idle", stacks: n, idle: 5 * time.Second, parked: 300, uploadRate: time.Second})
 	}
 	return p
 }

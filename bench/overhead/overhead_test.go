@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -139,6 +140,7 @@ func TestParseUpload(t *testing.T) {
 	tests := []struct {
 		name, config string
 		prof         []byte
+		query        string // empty: a valid one
 		contentType  string // empty: the multipart one
 		family       string // empty: an error is expected
 	}{
@@ -149,6 +151,8 @@ func TestParseUpload(t *testing.T) {
 		{name: "contention without config", prof: mutex},
 		{name: "not pprof", prof: []byte("hello")},
 		{name: "not multipart", prof: heap, contentType: "application/octet-stream"},
+		{name: "window ends before it starts", prof: heap, query: "from=43&until=42"},
+		{name: "no window", prof: heap, query: "name=a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +160,11 @@ func TestParseUpload(t *testing.T) {
 			if tt.contentType != "" {
 				ct = tt.contentType
 			}
-			u, err := parseUpload(rawUpload{query: "name=a%7B%7D&from=42", contentType: ct, body: body})
+			q := "name=a%7B%7D&from=42&until=43"
+			if tt.query != "" {
+				q = tt.query
+			}
+			u, err := parseUpload(rawUpload{query: q, contentType: ct, body: body})
 			if tt.family == "" {
 				if err == nil {
 					t.Fatalf("parsed as %q, want an error", u.family)
@@ -166,8 +174,8 @@ func TestParseUpload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if u.family != tt.family || u.from != 42 || u.bodyBytes != len(body) {
-				t.Errorf("got family %q from %d bytes %d, want %q 42 %d", u.family, u.from, u.bodyBytes, tt.family, len(body))
+			if u.family != tt.family || u.from != 42 || u.until != 43 || u.bodyBytes != len(body) {
+				t.Errorf("got family %q window [%d, %d) bytes %d, want %q [42, 43) %d", u.family, u.from, u.until, u.bodyBytes, tt.family, len(body))
 			}
 		})
 	}
@@ -187,7 +195,7 @@ func TestReceiverKeepsRunsApart(t *testing.T) {
 	for _, run := range []string{"1", "2"} {
 		for range 3 {
 			wg.Go(func() {
-				resp, err := http.Post(r.addressFor(run)+"/ingest?from=1", ct, bytes.NewReader(body))
+				resp, err := http.Post(r.addressFor(run)+"/ingest?from=1&until=2", ct, bytes.NewReader(body))
 				if err != nil {
 					t.Error(err)
 					return
@@ -243,6 +251,55 @@ func TestSeries(t *testing.T) {
 		}
 		if s := tt.in.spread(times); s != tt.spread {
 			t.Errorf("%v: spread %q, want %q", tt.in, s, tt.spread)
+		}
+	}
+}
+
+func TestShortName(t *testing.T) {
+	for in, want := range map[string]string{
+		"runtime.mallocgc": "runtime.mallocgc",
+		"github.com/grafana/pyroscope-go.(*Session).reset":                                          "pyroscope-go.(*Session).reset",
+		"github.com/a/b/internal/pprof.(*profMap[go.shape.struct { x int64 },go.shape.int]).Lookup": "pprof.(*profMap[...]).Lookup",
+		"compress/flate.(*compressor).deflate":                                                      "flate.(*compressor).deflate",
+	} {
+		if got := shortName(in); got != want {
+			t.Errorf("shortName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSteadyWindowBytes checks the per-window cost on uploads shaped like
+// the two SDKs': the peer's CPU windows run on their own clock and its first
+// windows carry history; ours sends a short last window on Stop.
+func TestSteadyWindowBytes(t *testing.T) {
+	s := int64(time.Second)
+	up := func(family string, from, until float64, n int) upload {
+		return upload{family: family, from: int64(from * float64(s)), until: int64(until * float64(s)), bodyBytes: n}
+	}
+	tests := []struct {
+		name    string
+		uploads []upload
+		windows int
+		steady  float64 // NaN: no family has three uploads
+	}{
+		{"peer-like", []upload{
+			up("heap", 0, 1, 900), up("heap", 1, 2, 100), up("heap", 2, 3, 100), up("heap", 3, 4, 100),
+			up("cpu", 0.4, 2.4, 50), up("cpu", 2.4, 3.4, 20), up("cpu", 3.4, 4.4, 30), up("cpu", 4.4, 5.0, 5),
+		}, 4, 100 + 25},
+		{"ours-like", []upload{
+			up("heap", 0, 1, 100), up("heap", 1, 2, 120), up("heap", 2, 3, 140), up("heap", 3, 3.02, 3),
+			up("mutex", 0, 1, 10), up("mutex", 1, 2, 10),
+		}, 4, 130},
+		{"too short", []upload{up("heap", 0, 1, 10), up("heap", 1, 1.5, 12)}, 2, math.NaN()},
+	}
+	for _, tt := range tests {
+		r := &record{uploadRate: time.Second, uploads: tt.uploads}
+		if got := r.windows(); got != tt.windows {
+			t.Errorf("%s: %d windows, want %d", tt.name, got, tt.windows)
+		}
+		got := r.steadyWindowBytes()
+		if math.Abs(got-tt.steady) > 1e-9 && !(math.IsNaN(got) && math.IsNaN(tt.steady)) {
+			t.Errorf("%s: steady bytes %v, want %v", tt.name, got, tt.steady)
 		}
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +88,7 @@ type upload struct {
 	family    string // cpu, heap, goroutines, mutex or block
 	bodyBytes int    // the request body as sent, multipart framing included
 	from      int64  // window start, Unix ns
+	until     int64  // window end, Unix ns
 	samples   int
 	functions map[string]bool // every function named in the samples' stacks
 	prof      *profile.Profile
@@ -118,13 +121,13 @@ func parseUpload(u rawUpload) (upload, error) {
 	}
 	data, ok := parts["profile"]
 	if !ok {
-		return out, fmt.Errorf("no \"profile\" part (parts: %v)", keys(parts))
+		return out, fmt.Errorf("no \"profile\" part (parts: %v)", slices.Sorted(maps.Keys(parts)))
 	}
 	if out.prof, err = profile.ParseData(data); err != nil {
 		return out, fmt.Errorf("profile part does not parse as pprof: %w", err)
 	}
-	if q, err := parseQuery(u.query); err == nil {
-		out.from = q
+	if out.from, out.until, err = window(u.query); err != nil {
+		return out, err
 	}
 	out.samples = len(out.prof.Sample)
 	out.functions = map[string]bool{}
@@ -144,13 +147,22 @@ func parseUpload(u rawUpload) (upload, error) {
 	return out, nil
 }
 
-func parseQuery(raw string) (int64, error) {
-	for kv := range strings.SplitSeq(raw, "&") {
-		if v, ok := strings.CutPrefix(kv, "from="); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
+// window reads the from and until parameters (Unix ns) of an /ingest query.
+func window(raw string) (from, until int64, err error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return 0, 0, fmt.Errorf("query %q: %w", raw, err)
 	}
-	return 0, fmt.Errorf("no from parameter")
+	if from, err = strconv.ParseInt(q.Get("from"), 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("query parameter from: %w", err)
+	}
+	if until, err = strconv.ParseInt(q.Get("until"), 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("query parameter until: %w", err)
+	}
+	if until < from {
+		return 0, 0, fmt.Errorf("window ends (%d) before it starts (%d)", until, from)
+	}
+	return from, until, nil
 }
 
 // family names what a profile holds the way the SDKs' ProfileTypes group
@@ -181,14 +193,5 @@ func sampleTypes(p *profile.Profile) []string {
 	for _, st := range p.SampleType {
 		out = append(out, st.Type)
 	}
-	return out
-}
-
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,9 +66,9 @@ type funcCost struct {
 	flat, cum int64
 }
 
-// topFunctions returns the n functions with most cumulative CPU time, and
-// the profile's total. Recursion is counted once per sample.
-func topFunctions(p *profile.Profile, n int) ([]funcCost, int64) {
+// functionCosts sums each function's flat and cumulative CPU time, and
+// returns them with the profile's total. Recursion counts once per sample.
+func functionCosts(p *profile.Profile) ([]funcCost, int64) {
 	vi := len(p.SampleType) - 1
 	for i, st := range p.SampleType {
 		if st.Type == "cpu" {
@@ -108,16 +109,36 @@ func topFunctions(p *profile.Profile, n int) ([]funcCost, int64) {
 	for _, c := range costs {
 		out = append(out, *c)
 	}
+	return out, total
+}
+
+// top returns the n costs that by ranks first, then by name.
+func top(costs []funcCost, n int, by func(funcCost) int64, keep func(string) bool) []funcCost {
+	var out []funcCost
+	for _, c := range costs {
+		if keep(c.name) && by(c) > 0 {
+			out = append(out, c)
+		}
+	}
 	slices.SortFunc(out, func(a, b funcCost) int {
-		if a.cum != b.cum {
-			return int(b.cum - a.cum)
+		if x, y := by(a), by(b); x != y {
+			return cmp.Compare(y, x)
 		}
 		return strings.Compare(a.name, b.name)
 	})
-	return out[:min(n, len(out))], total
+	return out[:min(n, len(out))]
 }
 
-// selfProfileTable renders the top functions of each SDK's own profile.
+// sdkPackage is the import path prefix of each variant's own code.
+func sdkPackage(v string) string {
+	if v == "peer" {
+		return "github.com/grafana/pyroscope-go"
+	}
+	return "github.com/pyroscope-sdk/pyroscope-go"
+}
+
+// selfProfileTable renders, for each SDK's own profile, the functions that
+// burn the CPU (flat) and the SDK's own functions that cause it (cum).
 func selfProfileTable(b *strings.Builder, res *results) {
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	for _, v := range res.sdks() {
@@ -126,12 +147,40 @@ func selfProfileTable(b *strings.Builder, res *results) {
 			w("No CPU profile of %s's idle runs (%v).\n\n", v, err)
 			continue
 		}
-		top, total := topFunctions(p, 15)
+		costs, total := functionCosts(p)
+		share := func(x int64) string { return fmt.Sprintf("%.1f%%", 100*float64(x)/float64(max(total, 1))) }
 		w("### Where %s's CPU goes: idle-rich, %d stacks, %d rounds merged (%.2f s sampled; `go tool pprof overhead/cpu-idle-%s.pb.gz`)\n\n", v, s.stacks, res.plan.rounds, float64(total)/1e9, v)
-		w("| function | flat | cum |\n|---|---|---|\n")
-		for _, c := range top {
-			w("| `%s` | %.1f%% | %.1f%% |\n", c.name, 100*float64(c.flat)/float64(max(total, 1)), 100*float64(c.cum)/float64(max(total, 1)))
+		w("| top flat | flat | top cum in %s | cum |\n|---|---|---|---|\n", sdkPackage(v))
+		flat := top(costs, 12, func(c funcCost) int64 { return c.flat }, func(string) bool { return true })
+		cum := top(costs, 12, func(c funcCost) int64 { return c.cum }, func(n string) bool { return strings.HasPrefix(n, sdkPackage(v)) })
+		for i := range max(len(flat), len(cum)) {
+			var row [4]string
+			if i < len(flat) {
+				row[0], row[1] = "`"+shortName(flat[i].name)+"`", share(flat[i].flat)
+			}
+			if i < len(cum) {
+				row[2], row[3] = "`"+shortName(cum[i].name)+"`", share(cum[i].cum)
+			}
+			w("| %s |\n", strings.Join(row[:], " | "))
 		}
 		w("\n")
 	}
+}
+
+// shortName drops the module path of a function name and shortens generic
+// shapes, which are long and unreadable in a table.
+func shortName(name string) string {
+	if i := strings.Index(name, "[go.shape"); i >= 0 {
+		if j := strings.LastIndex(name, "]"); j > i {
+			name = name[:i] + "[...]" + name[j+1:]
+		}
+	}
+	head := name
+	if i := strings.IndexAny(name, "(["); i >= 0 {
+		head = name[:i]
+	}
+	if i := strings.LastIndex(head, "/"); i >= 0 {
+		return name[i+1:]
+	}
+	return name
 }

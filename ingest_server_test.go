@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -142,4 +143,14 @@ func stackHas(s *profile.Sample, fn string) bool {
 		}
 	}
 	return false
+}
+
+// goroutineProfile is this process's goroutine profile as gzipped pprof.
+func goroutineProfile(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

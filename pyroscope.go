@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -27,12 +26,11 @@ const Version = "0.1.0"
 
 // A Profiler is a running profiling session, made by Start.
 type Profiler struct {
-	s       *settings
-	log     leveledLogger
-	clock   clock
-	queue   *upload.Queue
-	backend upload.Backend
-	sinks   []sink
+	s     *settings
+	dst   *Destination
+	log   leveledLogger
+	clock clock
+	sinks []sink
 
 	from    time.Time
 	flushCh chan chan struct{}
@@ -61,36 +59,27 @@ func Start(cfg Config) (*Profiler, error) {
 }
 
 func start(cfg Config, env lookupEnv, clk clock) (*Profiler, error) {
-	s, err := resolve(cfg, env)
+	dst, err := newDestination(cfg, env)
 	if err != nil {
 		return nil, err
 	}
 	p := &Profiler{
-		s:       s,
-		log:     leveledLogger{out: s.Logger, min: s.logLevel},
+		s:       dst.s,
+		dst:     dst,
+		log:     dst.log,
 		clock:   clk,
 		flushCh: make(chan chan struct{}),
 		stopCh:  make(chan struct{}),
 		done:    make(chan struct{}),
 		counts:  map[string]int64{},
 	}
-	backend, creds, err := newBackend(s, p.log.logf)
-	if err != nil {
+	if p.sinks, err = newSinks(p.s, p.log.logf); err != nil {
+		dst.Close(context.Background())
 		return nil, err
 	}
-	if p.sinks, err = newSinks(s, p.log.logf); err != nil {
-		return nil, err
-	}
-	p.backend = backend
-	p.queue = upload.NewQueue(backend, upload.QueueOptions{
-		MaxBytes:    s.QueueBytes,
-		Timeout:     s.UploadTimeout,
-		Logf:        p.log.logf,
-		Credentials: creds,
-	})
 	p.from = clk.Now()
 	go p.loop()
-	p.log.logf("info", "profiling %s to %s (%s) every %s: %v", seriesName(s), redactURL(s.address), s.protocol, s.UploadRate, s.types)
+	p.log.logf("info", "profiling %s: %v", dst, p.s.types)
 	return p, nil
 }
 
@@ -161,9 +150,6 @@ func (s *settings) sampleTypes(family ...ProfileType) []string {
 	return out
 }
 
-// seriesName is the application name with its tags, as Pyroscope shows it.
-func seriesName(s *settings) string { return upload.SeriesName(s.app, s.tags) }
-
 // loop is the one goroutine that cuts windows: every UploadRate, on Flush,
 // and a last time on Stop.
 func (p *Profiler) loop() {
@@ -221,7 +207,7 @@ func (p *Profiler) cut() {
 		p.counts[w.Name]++
 	}
 	p.mu.Unlock()
-	p.queue.Push(ws...)
+	p.dst.queue.Push(ws...)
 }
 
 // collectOne runs one collector, turning a panic into an error: nothing the
@@ -257,7 +243,7 @@ func (p *Profiler) Flush(wait bool) {
 	if wait {
 		ctx, cancel := context.WithTimeout(context.Background(), p.s.StopTimeout)
 		defer cancel()
-		if err := p.queue.Flush(ctx); err != nil {
+		if err := p.dst.Flush(ctx); err != nil {
 			p.log.logf("warn", "flush: %v", err)
 		}
 	}
@@ -278,12 +264,8 @@ func (p *Profiler) StopContext(ctx context.Context) error {
 	p.stopOnce.Do(func() {
 		close(p.stopCh)
 		<-p.done
-		n, err := p.queue.Close(ctx)
-		if c, ok := p.backend.(io.Closer); ok {
-			c.Close()
-		}
-		if n > 0 || err != nil {
-			p.stopErr = fmt.Errorf("pyroscope: stop: %d windows not delivered: %w", n, err)
+		if err := p.dst.Close(ctx); err != nil {
+			p.stopErr = fmt.Errorf("pyroscope: stop: %w", err)
 			p.log.logf("error", "%v", p.stopErr)
 		}
 	})
@@ -306,5 +288,5 @@ func (p *Profiler) Stats() Stats {
 		collected[k] = v
 	}
 	p.mu.Unlock()
-	return Stats{Collected: collected, Stats: p.queue.Stats()}
+	return Stats{Collected: collected, Stats: p.dst.Stats()}
 }

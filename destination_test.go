@@ -1,0 +1,70 @@
+package pyroscope
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/upload"
+)
+
+// A child process given Env() sends to the same series, server and token as
+// the destination, even with a different environment of its own.
+func TestDestinationEnvReachesAChild(t *testing.T) {
+	srv := newIngestServer(t)
+	dst, err := newDestination(Config{
+		ApplicationName: "shop.api{team=a}",
+		ServerAddress:   srv.URL,
+		Tags:            map[string]string{"env": "prod"},
+		UploadRate:      time.Minute,
+	}, env("PYROSCOPE_AUTH_TOKEN", "parent-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close(context.Background())
+
+	var childEnv []string
+	for k, v := range dst.Env() {
+		if v != "" {
+			childEnv = append(childEnv, k, v)
+		}
+	}
+	childEnv = append(childEnv, "PYROSCOPE_PROFILE_TYPES", "goroutines")
+	p, err := start(Config{}, env(childEnv...), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r := waitFor(t, srv, "goroutines")
+	if got, want := r.Query["name"], dst.Series(nil); got != want || want != "shop.api{env=prod,team=a}" {
+		t.Errorf("child sent to %q, destination is %q", got, want)
+	}
+	if r.Header.Get("Authorization") != "Bearer parent-token" {
+		t.Errorf("child's Authorization = %q", r.Header.Get("Authorization"))
+	}
+	if p.s.UploadRate != time.Minute {
+		t.Errorf("child's UploadRate = %v", p.s.UploadRate)
+	}
+}
+
+func TestDestinationPushAddsExtraTags(t *testing.T) {
+	srv := newIngestServer(t)
+	dst, err := newDestination(Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateTags(map[string]string{"bad.key": "v"}); err == nil {
+		t.Error("ValidateTags accepted a key with a dot")
+	}
+	var buf = goroutineProfile(t)
+	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, upload.Window{Name: upload.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
+	if err := dst.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := waitFor(t, srv, "goroutines")
+	if r.Query["name"] != "app{env=x,instance=10.0.0.7:6060}" {
+		t.Errorf("name = %q", r.Query["name"])
+	}
+}

@@ -25,10 +25,14 @@ type Destination struct {
 }
 
 // NewDestination resolves cfg against the PYROSCOPE_* environment exactly as
-// Start does, validates it and starts the upload queue. Close it to deliver
-// what is queued.
-func NewDestination(cfg Config) (*Destination, error) {
-	return newDestination(cfg, os.LookupEnv)
+// Start does, validates it and starts the upload queue. Fields left unset are
+// read through lookupEnv, or os.LookupEnv when it is nil. Close the
+// destination to deliver what is queued.
+func NewDestination(cfg Config, lookupEnv func(string) (string, bool)) (*Destination, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	return newDestination(cfg, lookupEnv)
 }
 
 func newDestination(cfg Config, env lookupEnv) (*Destination, error) {
@@ -62,8 +66,11 @@ func (d *Destination) Series(extra map[string]string) string {
 
 // String says where profiles go, for a log line: the series, the address
 // without credentials or query, the protocol and the window length.
-func (d *Destination) String() string {
-	return fmt.Sprintf("%s to %s (%s) every %s", d.Series(nil), redactURL(d.s.address), d.s.protocol, d.s.UploadRate)
+func (d *Destination) String() string { return d.Describe(nil) }
+
+// Describe is String with extra tags added to the series.
+func (d *Destination) Describe(extra map[string]string) string {
+	return fmt.Sprintf("%s to %s (%s) every %s", d.Series(extra), redactURL(d.s.address), d.s.protocol, d.s.UploadRate)
 }
 
 // UploadRate is the window length a tool driving the destination should cut.

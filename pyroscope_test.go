@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,17 +58,28 @@ func env(kv ...string) lookupEnv {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-// burnCPU is the test's hot function.
+// burnCPU is the test's hot function. It runs until the process has used d
+// more CPU time, not d of wall time, so that a loaded machine still gives the
+// CPU profiler samples to take.
 //
 //go:noinline
 func burnCPU(d time.Duration) [32]byte {
 	var h [32]byte
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	for end := cpuTime() + d; cpuTime() < end; {
 		for range 1000 {
 			h = sha256.Sum256(h[:])
 		}
 	}
 	return h
+}
+
+// cpuTime is the CPU time this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var keepAlive [][]byte

@@ -107,7 +107,7 @@ func connectPID(fs *flag.FlagSet, c *commonFlags, pid int, io *stdio) int {
 		s.Close()
 		return usageError(io, "connect", err)
 	}
-	log.infof("profiling pid %d as %s to %s (%s) every %s", pid, dst.series(nil), dst.address, dst.protocol, c.uploadRate)
+	log.infof("profiling pid %d as %s", pid, dst.Destination)
 	cpu := newCPUWindows(s, dst, log, c.sampleRate)
 	tick := time.NewTicker(c.uploadRate)
 	defer tick.Stop()
@@ -185,7 +185,7 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 	var wg sync.WaitGroup
 	for _, p := range pullers {
 		labels := map[string]string{"instance": p.Host()}
-		log.infof("pulling %s as %s to %s (%s) every %s", p.Host(), dst.series(labels), dst.address, dst.protocol, c.uploadRate)
+		log.infof("pulling %s as %s", p.Host(), dst.Describe(labels))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -112,7 +112,7 @@ func runExec(args []string, io *stdio) int {
 	if probeErr != nil {
 		log.warnf("no CPU profile: %v; %s runs unprofiled by perf (if it links the SDK, it profiles its own CPU)", attachError(os.Getpid(), probeErr), argv[0])
 	}
-	log.infof("profiling %s (pid %d) as %s to %s (%s) every %s", argv[0], cmd.Process.Pid, dst.series(nil), dst.address, dst.protocol, c.uploadRate)
+	log.infof("profiling %s (pid %d) as %s", argv[0], cmd.Process.Pid, dst.Destination)
 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, relayed...)

@@ -26,6 +26,8 @@ type commonFlags struct {
 	uploadRate time.Duration
 	logLevel   string
 	noLogging  bool
+	// given holds the names of the flags set on the command line.
+	given map[string]bool
 }
 
 // Defaults shared with the SDK.
@@ -162,9 +164,9 @@ func positiveInt(s string) (int, error) {
 // none was given. An application name given but empty is an error, not a
 // request for the default.
 func (c *commonFlags) validate(fs *flag.FlagSet, def string) error {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "application-name" })
-	if given && strings.TrimSpace(c.app) == "" {
+	c.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
+	if c.given["application-name"] && strings.TrimSpace(c.app) == "" {
 		return errors.New("--application-name is empty: give a name such as checkout.api, or leave the flag out for the default")
 	}
 	if strings.TrimSpace(c.app) == "" {

@@ -107,18 +107,7 @@ func (p *Parca) Close() error {
 // Send writes batch in as few calls as maxRequestBytes allows, in order,
 // stopping at the first failure.
 func (p *Parca) Send(ctx context.Context, batch []Window) (int, error) {
-	delivered := 0
-	for delivered < len(batch) {
-		msg, n, err := encodeWriteRaw(batch[delivered:], p.maxBytes)
-		if err != nil {
-			return delivered, &Error{Op: writeRawProcedure, Err: err}
-		}
-		if err := p.call(ctx, msg); err != nil {
-			return delivered, err
-		}
-		delivered += n
-	}
-	return delivered, nil
+	return sendInChunks(ctx, writeRawProcedure, batch, p.maxBytes, encodeWriteRaw, p.call)
 }
 
 // call makes one unary gRPC call carrying msg and classifies its outcome.

@@ -53,18 +53,7 @@ func NewPush(address string, creds *Credentials, client Doer) (*Push, error) {
 // Send pushes batch in as few requests as maxRequestBytes allows, in order,
 // stopping at the first failure.
 func (p *Push) Send(ctx context.Context, batch []Window) (int, error) {
-	delivered := 0
-	for delivered < len(batch) {
-		body, n, err := encodePushRequest(batch[delivered:], p.maxBytes)
-		if err != nil {
-			return delivered, &Error{Op: pushProcedure, Err: err}
-		}
-		if err := p.post(ctx, body); err != nil {
-			return delivered, err
-		}
-		delivered += n
-	}
-	return delivered, nil
+	return sendInChunks(ctx, pushProcedure, batch, p.maxBytes, encodePushRequest, p.post)
 }
 
 func (p *Push) post(ctx context.Context, body []byte) error {

@@ -89,3 +89,23 @@ func Retryable(err error) bool {
 	}
 	return err != nil
 }
+
+// sendInChunks delivers batch, in order, in as few requests as maxBytes of
+// profile data per request allows, and stops at the first failure. encode
+// packs a prefix of the windows it is given into one request body and says
+// how many it took; send makes the request.
+func sendInChunks(ctx context.Context, op string, batch []Window, maxBytes int,
+	encode func([]Window, int) ([]byte, int, error), send func(context.Context, []byte) error) (int, error) {
+	delivered := 0
+	for delivered < len(batch) {
+		body, n, err := encode(batch[delivered:], maxBytes)
+		if err != nil {
+			return delivered, &Error{Op: op, Err: err}
+		}
+		if err := send(ctx, body); err != nil {
+			return delivered, err
+		}
+		delivered += n
+	}
+	return delivered, nil
+}

@@ -59,6 +59,9 @@ func BenchmarkBlock(b *testing.B) { benchContention(b, "block") }
 // so the delta profilers have every stack to write, as runtime/pprof does.
 func benchContention(b *testing.B, name string) {
 	const n = 1 << 10
+	// Sample the profilers' own allocations as in production, also when
+	// BenchmarkHeap (which sets this back after its workload) did not run.
+	runtime.MemProfileRate = defaultMemProfileRate
 	defer runtime.SetMutexProfileFraction(runtime.SetMutexProfileFraction(1))
 	runtime.SetBlockProfileRate(1)
 	defer runtime.SetBlockProfileRate(0)
@@ -88,28 +91,57 @@ func benchContention(b *testing.B, name string) {
 	}
 }
 
-// cycle runs one collection per iteration, with refresh (untimed) between
-// them, and reports the size of the last output.
+// cycle runs one collection per iteration, with refresh (untimed) before
+// each, and reports the size of the last output. An extra first window,
+// untimed, warms caches like a running SDK's earlier windows; it follows a
+// refresh too, from the same call site, so that it meets the same stacks as
+// the timed windows and allocs/op is the steady state's.
 func cycle(b *testing.B, collect func(io.Writer) error, refresh func()) {
-	var buf bytes.Buffer
-	if err := collect(&buf); err != nil { // first window: warms caches, like a running SDK
-		b.Fatal(err)
-	}
+	// One OS thread throughout, so that the goroutine's work stays on the
+	// thread callgrind sees it enter measuredCycle on (instructions.sh).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
+	var buf bytes.Buffer
+	for i := range b.N + 1 {
 		if refresh != nil {
 			b.StopTimer()
 			refresh()
 			b.StartTimer()
 		}
 		buf.Reset()
-		if err := collect(&buf); err != nil {
+		if i == 0 {
+			if err := collect(&buf); err != nil {
+				b.Fatal(err)
+			}
+			// The runtime publishes heap records at the end of a GC
+			// cycle: finish one so that every profiler reads the same,
+			// settled records, not whatever the last background GC left.
+			runtime.GC()
+			b.ResetTimer()
+			continue
+		}
+		err := measuredCycle(collect, &buf)
+		cycleDone()
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(buf.Len()), "out-bytes")
 }
+
+// measuredCycle is the timed collection and cycleDone marks its end, both
+// kept out of line so that valgrind --tool=callgrind can dump its counters
+// on entering each (instructions.sh): the instructions between the two
+// dumps are one cycle's.
+//
+//go:noinline
+func measuredCycle(collect func(io.Writer) error, w io.Writer) error {
+	return collect(w)
+}
+
+//go:noinline
+func cycleDone() {}
 
 // writeTo is runtime/pprof's own protobuf writer for a profile.
 func writeTo(name string) func(io.Writer) error {

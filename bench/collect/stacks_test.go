@@ -55,6 +55,7 @@ func ensureHeapStacks(n int) {
 			liveStack[id] = true
 		}
 	}
+	runtime.GC() // publish the new records
 }
 
 // contend makes one mutex contention event charged to the caller's stack

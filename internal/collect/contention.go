@@ -36,7 +36,9 @@ type ContentionOptions struct {
 	// Rate is the mutex profile fraction or the block profile rate (in
 	// nanoseconds) to set when the runtime's is 0. Zero means
 	// DefaultMutexFraction or DefaultBlockRate. A rate the program already
-	// set is left alone.
+	// set is left alone. A negative Rate leaves the runtime's rate alone in
+	// every case: for programs that set the block rate themselves, possibly
+	// before anything has blocked (see NewBlock).
 	Rate int
 	// Logger, when set, receives one informational line saying which rate
 	// the collector set.
@@ -65,7 +67,7 @@ type Contention struct {
 // Close sets it back to 0.
 func NewMutex(opts ContentionOptions) *Contention {
 	c := newContention("mutex", mutexProfileInternal, opts)
-	if runtime.SetMutexProfileFraction(-1) == 0 {
+	if opts.Rate >= 0 && runtime.SetMutexProfileFraction(-1) == 0 {
 		rate := cmpOr(opts.Rate, DefaultMutexFraction)
 		runtime.SetMutexProfileFraction(rate)
 		c.restore = func() { runtime.SetMutexProfileFraction(0) }
@@ -75,12 +77,15 @@ func NewMutex(opts ContentionOptions) *Contention {
 }
 
 // NewBlock returns a collector of the block profile. The runtime has no way
-// to read the block profile rate, so it is taken to be 0 when the block
-// profile holds no record yet; then opts.Rate (or DefaultBlockRate) is set
-// and Close sets it back to 0.
+// to read the block profile rate (neither runtime/metrics nor any setter
+// reports it), so it is taken to be 0 when the block profile holds no record
+// yet; then opts.Rate (or DefaultBlockRate) is set and Close sets it back to
+// 0. A program that sets its own rate but has not blocked yet when the
+// collector starts therefore gets opts.Rate until Close and 0 after: such a
+// program should pass a negative opts.Rate, which leaves the rate alone.
 func NewBlock(opts ContentionOptions) *Contention {
 	c := newContention("block", blockProfileInternal, opts)
-	if n, _ := blockProfileInternal(nil); n == 0 {
+	if n, _ := blockProfileInternal(nil); n == 0 && opts.Rate >= 0 {
 		rate := cmpOr(opts.Rate, DefaultBlockRate)
 		runtime.SetBlockProfileRate(rate)
 		c.restore = func() { runtime.SetBlockProfileRate(0) }

@@ -167,3 +167,29 @@ func TestMutexRateSetAndRestored(t *testing.T) {
 		t.Errorf("program's fraction 3 became %d", got)
 	}
 }
+
+func TestNegativeRateLeavesRuntimeAlone(t *testing.T) {
+	old := runtime.SetMutexProfileFraction(0)
+	defer runtime.SetMutexProfileFraction(old)
+	logged := 0
+	logger := func(string, ...any) { logged++ }
+	for _, tc := range []struct {
+		name string
+		make func(ContentionOptions) *Contention
+	}{
+		{"mutex", NewMutex},
+		{"block", NewBlock},
+	} {
+		c := tc.make(ContentionOptions{Rate: -1, Logger: logger})
+		if c.restore != nil {
+			t.Errorf("%s: Rate -1 set a rate to restore on Close", tc.name)
+		}
+		c.Close()
+	}
+	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
+		t.Errorf("mutex fraction with Rate -1 = %d, want the runtime's 0 left alone", got)
+	}
+	if logged != 0 {
+		t.Errorf("logged %d lines about setting a rate, want none", logged)
+	}
+}

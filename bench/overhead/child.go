@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,7 +68,10 @@ func (s scenario) args() []string {
 type record struct {
 	variant    string
 	uploadRate time.Duration
-	res        Result
+	// load is the machine's 1-minute load average when the run started:
+	// other processes on a shared machine show up here, and in the spread.
+	load float64
+	res  Result
 	// childCPU is user+system CPU of the whole child process (rusage), from
 	// exec to exit.
 	childCPU float64
@@ -106,12 +110,26 @@ func (r *record) windows() int {
 // clock of their own), so a rate per family compares them fairly. NaN when
 // no family has three uploads.
 func (r *record) steadyWindowBytes() float64 {
+	fams := r.steadyFamilyBytes()
+	if len(fams) == 0 {
+		return math.NaN()
+	}
+	sum := 0.0
+	for _, b := range fams {
+		sum += b
+	}
+	return sum
+}
+
+// steadyFamilyBytes is steadyWindowBytes per profile family, for the
+// families with three uploads or more.
+func (r *record) steadyFamilyBytes() map[string]float64 {
 	byFamily := map[string][]upload{}
 	for _, u := range r.uploads {
 		byFamily[u.family] = append(byFamily[u.family], u)
 	}
-	perSecond, ok := 0.0, false
-	for _, ups := range byFamily {
+	out := map[string]float64{}
+	for fam, ups := range byFamily {
 		if len(ups) < 3 {
 			continue // nothing in steady state
 		}
@@ -122,14 +140,10 @@ func (r *record) steadyWindowBytes() float64 {
 			nanos += u.until - u.from
 		}
 		if nanos > 0 {
-			perSecond += float64(bytes) / (float64(nanos) / 1e9)
-			ok = true
+			out[fam] = float64(bytes) / (float64(nanos) / 1e9) * r.uploadRate.Seconds()
 		}
 	}
-	if !ok {
-		return math.NaN()
-	}
-	return perSecond * r.uploadRate.Seconds()
+	return out
 }
 
 // families lists the profile families uploaded.
@@ -162,6 +176,7 @@ func runOne(ctx context.Context, bin, variant string, s scenario, rcv *receiver,
 	if variant != "none" {
 		args = append(args, "-server", rcv.addressFor(run))
 	}
+	load := loadAverage()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = childEnv()
 	var stdout, stderr bytes.Buffer
@@ -171,7 +186,7 @@ func runOne(ctx context.Context, bin, variant string, s scenario, rcv *receiver,
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w\nstderr:\n%s", variant, s.key(), err, tail(stderr.String()))
 	}
-	rec := &record{variant: variant, uploadRate: s.uploadRate}
+	rec := &record{variant: variant, uploadRate: s.uploadRate, load: load}
 	if err := json.Unmarshal(stdout.Bytes(), &rec.res); err != nil {
 		return nil, fmt.Errorf("%s %s: decoding the workload's result %q: %w", variant, s.key(), stdout.String(), err)
 	}
@@ -211,6 +226,21 @@ func childEnv() []string {
 		}
 	}
 	return env
+}
+
+// loadAverage is the 1-minute load average from /proc/loadavg, NaN where
+// there is none.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return math.NaN()
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	x, err := strconv.ParseFloat(f, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return x
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }

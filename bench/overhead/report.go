@@ -100,7 +100,6 @@ var (
 	childCPU     measure = func(r, _ *record) float64 { return r.childCPU }
 	wallOverhead measure = func(r, n *record) float64 { return r.res.Wall/n.res.Wall - 1 }
 	cpuOverhead  measure = func(r, n *record) float64 { return r.childCPU/n.childCPU - 1 }
-	sdkChildCPU  measure = func(r, n *record) float64 { return r.childCPU - n.childCPU }
 	phaseCPU     measure = func(r, _ *record) float64 { return r.res.UserCPU + r.res.SysCPU }
 	// sdkCPU is the idle phase's CPU above the no-profiler run of the round.
 	sdkCPU      measure = func(r, n *record) float64 { return phaseCPU(r, nil) - phaseCPU(n, nil) }
@@ -125,7 +124,19 @@ func report(res *results) string {
 	w("# SDK overhead: this SDK (ours) vs github.com/grafana/pyroscope-go (peer)\n\n")
 	w("%s\n\n", machine(res.peer))
 	w("Each cell is the median over %d rounds with [min – max]; ratios ours/peer are the median of the per-round ratios. ", res.plan.rounds)
-	w("Rounds run none, ours, peer back to back for each scenario. The run took %s.\n\n", res.took.Round(1e9))
+	w("Rounds run none, ours, peer back to back for each scenario. The run took %s; ", res.took.Round(1e9))
+	var load series
+	for _, rds := range res.rounds {
+		for _, rd := range rds {
+			for _, rec := range rd {
+				if !math.IsNaN(rec.load) {
+					load = append(load, rec.load)
+				}
+			}
+		}
+	}
+	w("the machine's 1-minute load average at the start of each run was %s (other work on a shared machine widens the spread, of wall times most).\n\n",
+		load.spread(func(x float64) string { return fmt.Sprintf("%.1f", x) }))
 	w("Both SDKs collect every profile type (cpu, the four heap types, goroutines, mutex_count/duration, block_count/duration), ")
 	w("upload with the same UploadRate to one receiver on 127.0.0.1 and are built by the same Go toolchain from the same workload source ")
 	w("(only the import differs). The workload sets `runtime.SetMutexProfileFraction(10)` and `runtime.SetBlockProfileRate(10000)` itself ")
@@ -157,9 +168,10 @@ func loadedTable(b *strings.Builder, res *results, s scenario) {
 		}
 		w("| %s |\n", strings.Join(row, " | "))
 	}
-	w("\nours/peer: wall %s, CPU %s, SDK CPU (above none) %s, bytes/window %s, bytes total %s.\n\n",
+	w("\nours/peer: wall %s, CPU %s, bytes/window %s, bytes total %s.\n\n",
 		res.ratio(k, wallSeconds).spread(times), res.ratio(k, childCPU).spread(times),
-		res.ratio(k, sdkChildCPU).spread(times), res.ratio(k, perWindow).spread(times), res.ratio(k, uploaded).spread(times))
+		res.ratio(k, perWindow).spread(times), res.ratio(k, uploaded).spread(times))
+	familyBytes(b, res, s)
 }
 
 func idleTable(b *strings.Builder, res *results) {
@@ -192,12 +204,15 @@ func idleTable(b *strings.Builder, res *results) {
 		w("| %d | none | %s of CPU while idle | | | | heap %s |\n", s.stacks,
 			res.series(k, "none", phaseCPU).spread(msecs), res.series(k, "none", func(r, _ *record) float64 { return float64(r.res.HeapObjects) }).spread(mib))
 	}
-	w("\n| stacks | SDK CPU ours/peer | bytes ours/peer | heap above none ours/peer |\n|---|---|---|---|\n")
+	w("\n| stacks | SDK CPU ours/peer | bytes/window ours/peer | bytes total ours/peer | heap above none ours/peer |\n|---|---|---|---|---|\n")
 	for _, s := range idle {
 		k := s.key()
-		w("| %d | %s | %s | %s |\n", s.stacks, res.ratio(k, sdkCPU).spread(times), res.ratio(k, uploaded).spread(times), res.ratio(k, heapExtra).spread(times))
+		w("| %d | %s | %s | %s | %s |\n", s.stacks, res.ratio(k, sdkCPU).spread(times), res.ratio(k, perWindow).spread(times),
+			res.ratio(k, uploaded).spread(times), res.ratio(k, heapExtra).spread(times))
 	}
-	w("\n![SDK CPU against distinct stacks](overhead.svg)\n\n")
+	w("\n")
+	familyBytes(b, res, idle[len(idle)-1])
+	w("![SDK CPU against distinct stacks](overhead.svg)\n\n")
 }
 
 // targets is the summary against the goals of the benchmark's issue.
@@ -235,12 +250,27 @@ func targets(b *strings.Builder, res *results) {
 	}
 	if loaded != nil {
 		k := loaded.key()
-		o := res.series(k, "ours", wallOverhead)
-		w("| loaded (UploadRate %s): wall overhead < 2%% | %s | %s |\n", loaded.uploadRate, o.spread(pct), met(o, func(x float64) bool { return x < 0.02 }))
+		// A 2% effect cannot be told from the baseline's own run-to-run
+		// spread when that spread is larger: say so instead of yes or no.
+		below2 := func(name string, over series, base measure) {
+			b := res.series(k, "none", base)
+			noise := (b.max() - b.min()) / b.median()
+			verdict := met(over, func(x float64) bool { return x < 0.02 })
+			if noise > 0.02 && len(over) > 0 {
+				verdict = fmt.Sprintf("inconclusive: none's own spread is %.1f%%", noise*100)
+			}
+			w("| loaded (UploadRate %s): %s overhead < 2%% | %s | %s |\n", loaded.uploadRate, name, over.spread(pct), verdict)
+		}
+		below2("wall", res.series(k, "ours", wallOverhead), wallSeconds)
+		below2("CPU", res.series(k, "ours", cpuOverhead), childCPU)
 		r := res.ratio(k, wallSeconds)
 		noise := res.series(k, "none", wallSeconds)
 		nz := (noise.max() - noise.min()) / noise.median()
 		w("| loaded: wall within noise of peer or better | ours/peer %s; none's own spread %.1f%% | %s |\n", r.spread(times), nz*100, met(r, atMost(1+nz)))
+		r = res.ratio(k, childCPU)
+		cpuNoise := res.series(k, "none", childCPU)
+		cz := (cpuNoise.max() - cpuNoise.min()) / cpuNoise.median()
+		w("| loaded: CPU within noise of peer or better | ours/peer %s; none's own spread %.1f%% | %s |\n", r.spread(times), cz*100, met(r, atMost(1+cz)))
 		r = res.ratio(k, perWindow)
 		w("| loaded: bytes per steady window ours/peer ≤ 0.8x | %s | %s |\n", r.spread(times), met(r, atMost(0.8)))
 	}
@@ -271,4 +301,19 @@ func peerVersion(bin string) string {
 		}
 	}
 	return "github.com/grafana/pyroscope-go (version unknown)"
+}
+
+// familyBytes breaks the steady bytes per window of scenario s down by
+// profile family, to show where a difference in bytes comes from.
+func familyBytes(b *strings.Builder, res *results, s scenario) {
+	sdks := res.sdks()
+	fmt.Fprintf(b, "Steady bytes per window by profile family (%s):\n\n| family | %s |\n|---|%s\n", s.key(), strings.Join(sdks, " | "), strings.Repeat("---|", len(sdks)))
+	for _, f := range []string{"cpu", "heap", "goroutines", "mutex", "block"} {
+		row := []string{f}
+		for _, v := range sdks {
+			row = append(row, res.series(s.key(), v, func(r, _ *record) float64 { return r.steadyFamilyBytes()[f] }).spread(kib))
+		}
+		fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
+	}
+	b.WriteString("\n")
 }

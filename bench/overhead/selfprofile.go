@@ -149,7 +149,7 @@ func selfProfileTable(b *strings.Builder, res *results) {
 		}
 		costs, total := functionCosts(p)
 		share := func(x int64) string { return fmt.Sprintf("%.1f%%", 100*float64(x)/float64(max(total, 1))) }
-		w("### Where %s's CPU goes: idle-rich, %d stacks, %d rounds merged (%.2f s sampled; `go tool pprof overhead/cpu-idle-%s.pb.gz`)\n\n", v, s.stacks, res.plan.rounds, float64(total)/1e9, v)
+		w("### Where the CPU of %s goes: idle-rich, %d stacks, %d rounds merged (%.2f s sampled; `go tool pprof overhead/cpu-idle-%s.pb.gz`)\n\n", v, s.stacks, res.plan.rounds, float64(total)/1e9, v)
 		w("| top flat | flat | top cum in %s | cum |\n|---|---|---|---|\n", sdkPackage(v))
 		flat := top(costs, 12, func(c funcCost) int64 { return c.flat }, func(string) bool { return true })
 		cum := top(costs, 12, func(c funcCost) int64 { return c.cum }, func(n string) bool { return strings.HasPrefix(n, sdkPackage(v)) })

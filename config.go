@@ -67,13 +67,15 @@ type Config struct {
 	DisableGCRuns bool
 	// MutexProfileFraction is passed to runtime.SetMutexProfileFraction when
 	// a mutex type is collected and the runtime's fraction is 0; the previous
-	// value is restored by Stop. PYROSCOPE_MUTEX_PROFILE_FRACTION; default
-	// chosen by the collector (see README).
+	// value is restored by Stop. -1 leaves the runtime's fraction alone.
+	// PYROSCOPE_MUTEX_PROFILE_FRACTION; default 10 (1 event in 10).
 	MutexProfileFraction int
 	// BlockProfileRate is passed to runtime.SetBlockProfileRate (in
-	// nanoseconds) when a block type is collected and the runtime's rate is
-	// 0; restored by Stop. PYROSCOPE_BLOCK_PROFILE_RATE; default chosen by the
-	// collector (see README).
+	// nanoseconds) when a block type is collected and block profiling looks
+	// off; set back to 0 by Stop. -1 leaves the runtime's rate alone (use it
+	// when your program sets its own rate but may not have blocked yet: Go
+	// offers no way to read the rate). PYROSCOPE_BLOCK_PROFILE_RATE; default
+	// 10000 (one sample per ~10µs blocked).
 	BlockProfileRate int
 	// SampleRate is the CPU sampling frequency in Hz. PYROSCOPE_SAMPLE_RATE;
 	// default 100. Any other value goes through runtime.SetCPUProfileRate,
@@ -244,18 +246,20 @@ func (s *settings) resolveNumbers(env lookupEnv) error {
 		}
 		return nil
 	}
-	integer := func(field *int, name string) error {
+	// integer reads a whole number no smaller than least: 0 for sizes, -1
+	// for the runtime rates, where -1 means "leave the runtime's alone".
+	integer := func(field *int, name string, least int) error {
 		if *field == 0 {
 			if v, ok := env(name); ok && strings.TrimSpace(v) != "" {
 				n, err := strconv.Atoi(strings.TrimSpace(v))
-				if err != nil || n < 0 {
-					return fmt.Errorf("pyroscope: %s=%q is not a non-negative integer", name, v)
+				if err != nil || n < least {
+					return fmt.Errorf("pyroscope: %s=%q is not an integer of at least %d", name, v, least)
 				}
 				*field = n
 			}
 		}
-		if *field < 0 {
-			return fmt.Errorf("pyroscope: %s must not be negative", strings.TrimPrefix(name, "PYROSCOPE_"))
+		if *field < least {
+			return fmt.Errorf("pyroscope: %s is %d: use an integer of at least %d", strings.TrimPrefix(name, "PYROSCOPE_"), *field, least)
 		}
 		return nil
 	}
@@ -273,9 +277,9 @@ func (s *settings) resolveNumbers(env lookupEnv) error {
 		dur(&s.UploadRate, "PYROSCOPE_UPLOAD_RATE", defaultUploadRate),
 		dur(&s.UploadTimeout, "PYROSCOPE_UPLOAD_TIMEOUT", 10*time.Second),
 		dur(&s.StopTimeout, "PYROSCOPE_STOP_TIMEOUT", defaultStopTimeout),
-		integer(&s.QueueBytes, "PYROSCOPE_QUEUE_BYTES"),
-		integer(&s.MutexProfileFraction, "PYROSCOPE_MUTEX_PROFILE_FRACTION"),
-		integer(&s.BlockProfileRate, "PYROSCOPE_BLOCK_PROFILE_RATE"),
+		integer(&s.QueueBytes, "PYROSCOPE_QUEUE_BYTES", 0),
+		integer(&s.MutexProfileFraction, "PYROSCOPE_MUTEX_PROFILE_FRACTION", -1),
+		integer(&s.BlockProfileRate, "PYROSCOPE_BLOCK_PROFILE_RATE", -1),
 		boolean(&s.TLSInsecureSkipVerify, "PYROSCOPE_TLS_INSECURE_SKIP_VERIFY"),
 	} {
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -390,5 +391,42 @@ func TestDirectorySinkWritesProfilesPprofOpens(t *testing.T) {
 	}
 	if _, err := os.Stat(strings.TrimSuffix(files[0], ".pb.gz") + ".json"); err != nil {
 		t.Errorf("labels file missing: %v", err)
+	}
+}
+
+func TestContentionRatesSetAndRestored(t *testing.T) {
+	defer runtime.SetMutexProfileFraction(runtime.SetMutexProfileFraction(0))
+	tests := []struct {
+		name     string
+		fraction int
+		env      []string
+		during   int
+	}{
+		{"default when the runtime's is 0", 0, nil, 10},
+		{"Config chooses", 3, nil, 3},
+		{"environment chooses", 0, []string{"PYROSCOPE_MUTEX_PROFILE_FRACTION", "7"}, 7},
+		{"-1 leaves it alone", -1, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := start(Config{
+				ApplicationName: "app", ServerAddress: "file://" + t.TempDir(),
+				ProfileTypes:         []ProfileType{ProfileMutexCount},
+				MutexProfileFraction: tt.fraction,
+			}, env(tt.env...), newFakeClock())
+			if err != nil {
+				t.Fatal(err)
+			}
+			during := runtime.SetMutexProfileFraction(-1)
+			if err := p.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if during != tt.during {
+				t.Errorf("fraction while running = %d, want %d", during, tt.during)
+			}
+			if after := runtime.SetMutexProfileFraction(-1); after != 0 {
+				t.Errorf("fraction after Stop = %d, want the previous 0", after)
+			}
+		})
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
 // writeRawProcedure is the gRPC method Parca and Polar Signals Cloud accept
@@ -213,21 +215,22 @@ func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
 		s := series{labels: ls, data: stampProfile(w.Data, w.From, w.Until)}
 		// RawProfileSeries: labels = 1 (a LabelSet whose labels = 1),
 		// samples = 2 (RawSample whose raw_profile = 1).
-		s.size = sizeBytesField(1, sizeLabels(1, ls)) + sizeBytesField(2, sizeBytesField(1, len(s.data)))
+		sampleSize := protowire.SizeBytesField(1, len(s.data))
+		s.size = protowire.SizeBytesField(1, sizeLabels(1, ls)) + protowire.SizeBytesField(2, sampleSize)
 		if len(all) > 0 && total+s.size > maxBytes {
 			break
 		}
 		all = append(all, s)
-		total += sizeBytesField(2, s.size)
+		total += protowire.SizeBytesField(2, s.size)
 	}
 	b := make([]byte, 0, total)
 	for _, s := range all {
 		// WriteRawRequest: series = 2.
-		b = appendBytesHeader(b, 2, s.size)
-		b = appendBytesHeader(b, 1, sizeLabels(1, s.labels))
+		b = protowire.AppendBytesHeader(b, 2, s.size)
+		b = protowire.AppendBytesHeader(b, 1, sizeLabels(1, s.labels))
 		b = appendLabels(b, 1, s.labels)
-		b = appendBytesHeader(b, 2, sizeBytesField(1, len(s.data)))
-		b = appendBytesField(b, 1, s.data)
+		b = protowire.AppendBytesHeader(b, 2, protowire.SizeBytesField(1, len(s.data)))
+		b = protowire.AppendBytes(b, 1, s.data)
 	}
 	return b, len(all), nil
 }
@@ -332,16 +335,16 @@ func retryDelay(detailsBin string) time.Duration {
 	// google.rpc.Status: details = 3, each a google.protobuf.Any with
 	// type_url = 1 and value = 2.
 	walkFields(raw, func(field, wire int, _ uint64, any []byte) {
-		if field != 3 || wire != wireBytes {
+		if field != 3 || wire != protowire.Bytes {
 			return
 		}
 		var typeURL string
 		var value []byte
 		walkFields(any, func(field, wire int, _ uint64, b []byte) {
 			switch {
-			case field == 1 && wire == wireBytes:
+			case field == 1 && wire == protowire.Bytes:
 				typeURL = string(b)
-			case field == 2 && wire == wireBytes:
+			case field == 2 && wire == protowire.Bytes:
 				value = b
 			}
 		})
@@ -351,14 +354,14 @@ func retryDelay(detailsBin string) time.Duration {
 		// google.rpc.RetryInfo: retry_delay = 1, a google.protobuf.Duration
 		// with seconds = 1 and nanos = 2.
 		walkFields(value, func(field, wire int, _ uint64, d []byte) {
-			if field != 1 || wire != wireBytes {
+			if field != 1 || wire != protowire.Bytes {
 				return
 			}
 			walkFields(d, func(field, wire int, v uint64, _ []byte) {
 				switch {
-				case field == 1 && wire == wireVarint:
+				case field == 1 && wire == protowire.Varint:
 					delay += time.Duration(int64(v)) * time.Second
-				case field == 2 && wire == wireVarint:
+				case field == 2 && wire == protowire.Varint:
 					delay += time.Duration(int32(v))
 				}
 			})

@@ -9,87 +9,41 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
-// This file holds the protobuf wire encoding shared by the push and parca
+// This file holds the protobuf messages shared by the push and parca
 // backends. Their messages are a handful of strings, bytes and nested
-// messages, so they are written by hand rather than through a protobuf
-// runtime that every user of the SDK would have to compile.
-
-// Protobuf wire types used here.
-const (
-	wireVarint = 0
-	wireBytes  = 2
-)
-
-// appendVarint appends v as a protobuf base-128 varint.
-func appendVarint(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-// sizeVarint is the number of bytes appendVarint writes for v.
-func sizeVarint(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}
-
-// appendTag appends the key of field with the given wire type.
-func appendTag(b []byte, field, wire int) []byte {
-	return appendVarint(b, uint64(field)<<3|uint64(wire))
-}
-
-// sizeBytesField is the size of a length-delimited field holding n bytes.
-func sizeBytesField(field, n int) int {
-	return sizeVarint(uint64(field)<<3) + sizeVarint(uint64(n)) + n
-}
-
-// appendBytesHeader appends the key and length of a length-delimited field;
-// the caller appends the n payload bytes.
-func appendBytesHeader(b []byte, field, n int) []byte {
-	b = appendTag(b, field, wireBytes)
-	return appendVarint(b, uint64(n))
-}
-
-// appendBytesField appends a whole length-delimited field.
-func appendBytesField(b []byte, field int, p []byte) []byte {
-	return append(appendBytesHeader(b, field, len(p)), p...)
-}
-
-func appendStringField(b []byte, field int, s string) []byte {
-	return append(appendBytesHeader(b, field, len(s)), s...)
-}
+// messages, so they are written by hand, on the wire primitives of
+// internal/protowire, rather than through a protobuf runtime that every
+// user of the SDK would have to compile.
 
 // A label is one series label. Pyroscope's types.v1.LabelPair and Parca's
 // Label share its encoding: name is field 1, value field 2.
 type label struct{ name, value string }
 
-func (l label) size() int { return sizeBytesField(1, len(l.name)) + sizeBytesField(2, len(l.value)) }
+func (l label) size() int {
+	return protowire.SizeBytesField(1, len(l.name)) + protowire.SizeBytesField(2, len(l.value))
+}
 
 func (l label) appendTo(b []byte) []byte {
-	b = appendStringField(b, 1, l.name)
-	return appendStringField(b, 2, l.value)
+	b = protowire.AppendString(b, 1, l.name)
+	return protowire.AppendString(b, 2, l.value)
 }
 
 // sizeLabels is the size of labels written as repeated field number field.
 func sizeLabels(field int, labels []label) int {
 	n := 0
 	for _, l := range labels {
-		n += sizeBytesField(field, l.size())
+		n += protowire.SizeBytesField(field, l.size())
 	}
 	return n
 }
 
 func appendLabels(b []byte, field int, labels []label) []byte {
 	for _, l := range labels {
-		b = appendBytesHeader(b, field, l.size())
+		b = protowire.AppendBytesHeader(b, field, l.size())
 		b = l.appendTo(b)
 	}
 	return b
@@ -187,12 +141,12 @@ func stampProfile(data []byte, from, until time.Time) []byte {
 	}
 	fixed := raw
 	if timeNanos == 0 && !from.IsZero() {
-		fixed = appendTag(fixed, pprofTimeNanos, wireVarint)
-		fixed = appendVarint(fixed, uint64(from.UnixNano()))
+		fixed = protowire.AppendTag(fixed, pprofTimeNanos, protowire.Varint)
+		fixed = protowire.AppendVarint(fixed, uint64(from.UnixNano()))
 	}
 	if durationNanos == 0 && until.After(from) {
-		fixed = appendTag(fixed, pprofDurationNanos, wireVarint)
-		fixed = appendVarint(fixed, uint64(until.Sub(from)))
+		fixed = protowire.AppendTag(fixed, pprofDurationNanos, protowire.Varint)
+		fixed = protowire.AppendVarint(fixed, uint64(until.Sub(from)))
 	}
 	if !gzipped {
 		return fixed
@@ -210,9 +164,9 @@ func stampProfile(data []byte, from, until time.Time) []byte {
 func scanProfileTimes(p []byte) (timeNanos, durationNanos int64, ok bool) {
 	ok = walkFields(p, func(field, wire int, v uint64, _ []byte) {
 		switch {
-		case wire == wireVarint && field == pprofTimeNanos:
+		case wire == protowire.Varint && field == pprofTimeNanos:
 			timeNanos = int64(v)
-		case wire == wireVarint && field == pprofDurationNanos:
+		case wire == protowire.Varint && field == pprofDurationNanos:
 			durationNanos = int64(v)
 		}
 	})
@@ -225,15 +179,15 @@ func scanProfileTimes(p []byte) (timeNanos, durationNanos int64, ok bool) {
 // whether p was well formed.
 func walkFields(p []byte, fn func(field, wire int, v uint64, b []byte)) bool {
 	for len(p) > 0 {
-		key, n := readVarint(p)
+		key, n := protowire.ReadVarint(p)
 		if n == 0 {
 			return false
 		}
 		p = p[n:]
 		field, wire := int(key>>3), int(key&7)
 		switch wire {
-		case wireVarint:
-			v, n := readVarint(p)
+		case protowire.Varint:
+			v, n := protowire.ReadVarint(p)
 			if n == 0 {
 				return false
 			}
@@ -244,8 +198,8 @@ func walkFields(p []byte, fn func(field, wire int, v uint64, b []byte)) bool {
 				return false
 			}
 			p = p[8:]
-		case wireBytes:
-			l, n := readVarint(p)
+		case protowire.Bytes:
+			l, n := protowire.ReadVarint(p)
 			if n == 0 || uint64(len(p)-n) < l {
 				return false
 			}
@@ -261,19 +215,6 @@ func walkFields(p []byte, fn func(field, wire int, v uint64, b []byte)) bool {
 		}
 	}
 	return true
-}
-
-// readVarint decodes a varint at the start of p and returns it with the
-// number of bytes read, 0 when p holds no complete varint.
-func readVarint(p []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(p) && i < 10; i++ {
-		v |= uint64(p[i]&0x7f) << (7 * i)
-		if p[i] < 0x80 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
 
 // newUUID returns a random RFC 9562 version 4 UUID in its text form.

@@ -189,19 +189,6 @@ func TestStampProfile(t *testing.T) {
 	})
 }
 
-func TestVarint(t *testing.T) {
-	for _, v := range []uint64{0, 1, 127, 128, 300, 1 << 32, 1<<64 - 1} {
-		b := appendVarint(nil, v)
-		if len(b) != sizeVarint(v) {
-			t.Errorf("sizeVarint(%d) = %d, wrote %d bytes", v, sizeVarint(v), len(b))
-		}
-		got, n := readVarint(b)
-		if got != v || n != len(b) {
-			t.Errorf("readVarint(appendVarint(%d)) = %d, %d", v, got, n)
-		}
-	}
-}
-
 func mustProfileName(t *testing.T, kind string) string {
 	t.Helper()
 	n, err := profileName(kind)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
 // pushProcedure is Pyroscope's push RPC, served over the connect protocol.
@@ -131,23 +133,24 @@ func encodePushRequest(batch []Window, maxBytes int) ([]byte, int, error) {
 		}
 		s := series{labels: ls, data: stampProfile(w.Data, w.From, w.Until), id: newUUID()}
 		// RawSample: raw_profile = 1, ID = 2.
-		sampleSize := sizeBytesField(1, len(s.data)) + sizeBytesField(2, len(s.id))
+		sampleSize := protowire.SizeBytesField(1, len(s.data)) + protowire.SizeBytesField(2, len(s.id))
 		// RawProfileSeries: labels = 1 (repeated LabelPair), samples = 2.
-		s.size = sizeLabels(1, ls) + sizeBytesField(2, sampleSize)
+		s.size = sizeLabels(1, ls) + protowire.SizeBytesField(2, sampleSize)
 		if len(all) > 0 && total+s.size > maxBytes {
 			break
 		}
 		all = append(all, s)
-		total += sizeBytesField(1, s.size)
+		total += protowire.SizeBytesField(1, s.size)
 	}
 	b := make([]byte, 0, total)
 	for _, s := range all {
 		// PushRequest: series = 1.
-		b = appendBytesHeader(b, 1, s.size)
+		b = protowire.AppendBytesHeader(b, 1, s.size)
 		b = appendLabels(b, 1, s.labels)
-		b = appendBytesHeader(b, 2, sizeBytesField(1, len(s.data))+sizeBytesField(2, len(s.id)))
-		b = appendBytesField(b, 1, s.data)
-		b = appendStringField(b, 2, s.id)
+		sampleSize := protowire.SizeBytesField(1, len(s.data)) + protowire.SizeBytesField(2, len(s.id))
+		b = protowire.AppendBytesHeader(b, 2, sampleSize)
+		b = protowire.AppendBytes(b, 1, s.data)
+		b = protowire.AppendString(b, 2, s.id)
 	}
 	return b, len(all), nil
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
 // ValueType names a sample value and its unit, as in profile.proto.
@@ -134,26 +136,24 @@ func (b *Builder) Sample(locs []uint64, values []int64, labels []Label) {
 	if len(locs) > 0 {
 		size := 0
 		for _, id := range locs {
-			size += varintSize(id)
+			size += protowire.SizeVarint(id)
 			if i := id - 1; b.locSeen[i] != b.epoch {
 				b.locSeen[i] = b.epoch
 				b.usedLocs = append(b.usedLocs, int32(i))
 			}
 		}
-		buf = appendTag(buf, sampleLocationID, wireBytes)
-		buf = appendVarint(buf, uint64(size))
+		buf = protowire.AppendBytesHeader(buf, sampleLocationID, size)
 		for _, id := range locs {
-			buf = appendVarint(buf, id)
+			buf = protowire.AppendVarint(buf, id)
 		}
 	}
 	size := 0
 	for _, v := range values {
-		size += varintSize(uint64(v))
+		size += protowire.SizeVarint(uint64(v))
 	}
-	buf = appendTag(buf, sampleValue, wireBytes)
-	buf = appendVarint(buf, uint64(size))
+	buf = protowire.AppendBytesHeader(buf, sampleValue, size)
 	for _, v := range values {
-		buf = appendVarint(buf, uint64(v))
+		buf = protowire.AppendVarint(buf, uint64(v))
 	}
 	for _, l := range labels {
 		var ls int
@@ -226,7 +226,7 @@ func (b *Builder) Finish(w io.Writer) error {
 		buf = endMessage(buf, start)
 	}
 	for _, s := range b.table {
-		buf = appendString(buf, profStringTable, s)
+		buf = protowire.AppendString(buf, profStringTable, s)
 	}
 	b.body = buf
 

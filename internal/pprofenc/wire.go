@@ -1,5 +1,7 @@
 package pprofenc
 
+import "github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
+
 // Protocol buffer field numbers of profile.proto (github.com/google/pprof).
 const (
 	profSampleType        = 1
@@ -51,40 +53,13 @@ const (
 	functionStartLine  = 5
 )
 
-const (
-	wireVarint = 0
-	wireBytes  = 2
-)
-
-// appendVarint appends v in base-128 varint encoding.
-func appendVarint(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-func varintSize(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}
-
-func appendTag(b []byte, field, wire int) []byte {
-	return appendVarint(b, uint64(field)<<3|uint64(wire))
-}
-
 // appendUint appends a varint field, omitting it when zero as proto3 does.
 func appendUint(b []byte, field int, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	b = appendTag(b, field, wireVarint)
-	return appendVarint(b, v)
+	b = protowire.AppendTag(b, field, protowire.Varint)
+	return protowire.AppendVarint(b, v)
 }
 
 func appendInt(b []byte, field int, v int64) []byte {
@@ -95,20 +70,14 @@ func appendBool(b []byte, field int, v bool) []byte {
 	if !v {
 		return b
 	}
-	return append(appendTag(b, field, wireVarint), 1)
-}
-
-func appendString(b []byte, field int, s string) []byte {
-	b = appendTag(b, field, wireBytes)
-	b = appendVarint(b, uint64(len(s)))
-	return append(b, s...)
+	return append(protowire.AppendTag(b, field, protowire.Varint), 1)
 }
 
 // startMessage opens a length-delimited field and returns the offset where
 // its body starts; endMessage fills in the length. One byte is reserved for
 // the length, which fits most messages; longer ones shift their body.
 func startMessage(b []byte, field int) ([]byte, int) {
-	b = appendTag(b, field, wireBytes)
+	b = protowire.AppendTag(b, field, protowire.Bytes)
 	b = append(b, 0)
 	return b, len(b)
 }
@@ -119,11 +88,11 @@ func endMessage(b []byte, start int) []byte {
 		b[start-1] = byte(n)
 		return b
 	}
-	extra := varintSize(uint64(n)) - 1
+	extra := protowire.SizeVarint(uint64(n)) - 1
 	for range extra {
 		b = append(b, 0)
 	}
 	copy(b[start+extra:], b[start:start+n])
-	appendVarint(b[start-1:start-1], uint64(n))
+	protowire.AppendVarint(b[start-1:start-1], uint64(n))
 	return b
 }

@@ -108,7 +108,7 @@ func (r *record) windows() int {
 // the families. The SDKs cut windows differently (grafana/pyroscope-go
 // aligns them to multiples of UploadRate and runs its CPU windows on a
 // clock of their own), so a rate per family compares them fairly. NaN when
-// no family has three uploads.
+// some family has fewer than three uploads.
 func (r *record) steadyWindowBytes() float64 {
 	fams := r.steadyFamilyBytes()
 	if len(fams) == 0 {
@@ -121,8 +121,9 @@ func (r *record) steadyWindowBytes() float64 {
 	return sum
 }
 
-// steadyFamilyBytes is steadyWindowBytes per profile family, for the
-// families with three uploads or more.
+// steadyFamilyBytes is steadyWindowBytes per profile family. It is empty
+// unless every family uploaded three times or more: a run shorter than
+// that has no steady window to compare.
 func (r *record) steadyFamilyBytes() map[string]float64 {
 	byFamily := map[string][]upload{}
 	for _, u := range r.uploads {
@@ -131,7 +132,7 @@ func (r *record) steadyFamilyBytes() map[string]float64 {
 	out := map[string]float64{}
 	for fam, ups := range byFamily {
 		if len(ups) < 3 {
-			continue // nothing in steady state
+			return nil
 		}
 		slices.SortFunc(ups, func(a, b upload) int { return cmp.Compare(a.from, b.from) })
 		var bytes, nanos int64

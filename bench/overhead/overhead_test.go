@@ -280,7 +280,7 @@ func TestSteadyWindowBytes(t *testing.T) {
 		name    string
 		uploads []upload
 		windows int
-		steady  float64 // NaN: no family has three uploads
+		steady  float64 // NaN: some family has fewer than three uploads
 	}{
 		{"peer-like", []upload{
 			up("heap", 0, 1, 900), up("heap", 1, 2, 100), up("heap", 2, 3, 100), up("heap", 3, 4, 100),
@@ -288,8 +288,12 @@ func TestSteadyWindowBytes(t *testing.T) {
 		}, 4, 100 + 25},
 		{"ours-like", []upload{
 			up("heap", 0, 1, 100), up("heap", 1, 2, 120), up("heap", 2, 3, 140), up("heap", 3, 3.02, 3),
-			up("mutex", 0, 1, 10), up("mutex", 1, 2, 10),
-		}, 4, 130},
+			up("mutex", 0, 1, 10), up("mutex", 1, 2, 10), up("mutex", 2, 3, 30), up("mutex", 3, 3.02, 1),
+		}, 4, 130 + 20},
+		{"a family without steady windows", []upload{
+			up("heap", 0, 1, 100), up("heap", 1, 2, 120), up("heap", 2, 3, 140), up("heap", 3, 3.02, 3),
+			up("cpu", 0, 2, 10), up("cpu", 2, 3.02, 10),
+		}, 4, math.NaN()},
 		{"too short", []upload{up("heap", 0, 1, 10), up("heap", 1, 1.5, 12)}, 2, math.NaN()},
 	}
 	for _, tt := range tests {

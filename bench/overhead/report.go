@@ -311,7 +311,12 @@ func familyBytes(b *strings.Builder, res *results, s scenario) {
 	for _, f := range []string{"cpu", "heap", "goroutines", "mutex", "block"} {
 		row := []string{f}
 		for _, v := range sdks {
-			row = append(row, res.series(s.key(), v, func(r, _ *record) float64 { return r.steadyFamilyBytes()[f] }).spread(kib))
+			row = append(row, res.series(s.key(), v, func(r, _ *record) float64 {
+				if b, ok := r.steadyFamilyBytes()[f]; ok {
+					return b
+				}
+				return math.NaN() // too few windows
+			}).spread(kib))
 		}
 		fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/testprog"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -46,25 +48,8 @@ type workload struct {
 
 func startWorkload(t testing.TB, bin string, args ...string) *workload {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	w := &workload{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	p := testprog.Start(t, bin, args...)
+	w := &workload{cmd: p.Cmd, stdin: p.Stdin, out: p.Stdout}
 	w.expect(t, "ready")
 	return w
 }
@@ -81,30 +66,17 @@ func (w *workload) expect(t testing.TB, prefix string) string {
 	return ""
 }
 
-func buildGo(t testing.TB, pkg string) string {
+func buildGo(t testing.TB, dir string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = pkg
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
+	return testprog.BuildGo(t, dir)
 }
 
+// buildC builds a C workload. GCC on x86-64 leaves the frame pointer out
+// of leaf functions even with -fno-omit-frame-pointer; the second flag
+// keeps it.
 func buildC(t testing.TB, src string) string {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc is not installed, so the C workload cannot be built")
-	}
-	out := filepath.Join(t.TempDir(), "csplit")
-	// GCC on x86-64 leaves the frame pointer out of leaf functions even
-	// with -fno-omit-frame-pointer; the second flag keeps it.
-	if b, err := exec.Command(gcc, "-O2", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer", "-o", out, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, b)
-	}
-	return out
+	return testprog.BuildC(t, src, "-O2", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer")
 }
 
 // collect waits until s has taken n more samples (or 8 s passed) and

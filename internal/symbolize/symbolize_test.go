@@ -1,14 +1,13 @@
 package symbolize
 
 import (
-	"bufio"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/testprog"
 )
 
 // child is a test program started from testdata that prints lines until
@@ -20,33 +19,19 @@ type child struct {
 
 func startChild(t testing.TB, bin string) *child {
 	t.Helper()
-	cmd := exec.Command(bin)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	c := &child{cmd: cmd}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if sc.Text() == "ready" {
-			go io.Copy(io.Discard, stdout)
+	p := testprog.Start(t, bin)
+	c := &child{cmd: p.Cmd}
+	for p.Stdout.Scan() {
+		if p.Stdout.Text() == "ready" {
+			go func() {
+				for p.Stdout.Scan() {
+				}
+			}()
 			return c
 		}
-		c.lines = append(c.lines, sc.Text())
+		c.lines = append(c.lines, p.Stdout.Text())
 	}
-	t.Fatalf("%s exited before it was ready: %v", bin, sc.Err())
+	t.Fatalf("%s exited before it was ready: %v", bin, p.Stdout.Err())
 	return nil
 }
 
@@ -66,29 +51,15 @@ func (c *child) field(t testing.TB, name string) uint64 {
 	return 0
 }
 
-func buildGo(t testing.TB, dir string, args ...string) string {
+func buildGo(t testing.TB, dir string, flags ...string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(dir))
-	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, args...), ".")...)
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", dir, err, b)
-	}
-	return out
+	return testprog.BuildGo(t, dir, flags...)
 }
 
-func buildC(t testing.TB, src string, args ...string) string {
+// buildC builds a C test program with frame pointers and the extra flags.
+func buildC(t testing.TB, src string, flags ...string) string {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc is not installed; the C symbolization test needs it")
-	}
-	out := filepath.Join(t.TempDir(), "cprog")
-	cmd := exec.Command(gcc, append(append([]string{"-O1", "-fno-omit-frame-pointer", "-o", out}, args...), src)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("gcc %s: %v\n%s", src, err, b)
-	}
-	return out
+	return testprog.BuildC(t, src, append([]string{"-O1", "-fno-omit-frame-pointer"}, flags...)...)
 }
 
 func TestGoInlinedFrames(t *testing.T) {

@@ -2,8 +2,6 @@ package pyroscope
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime/pprof"
@@ -12,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 // received is one /ingest request as the test server parsed it.
@@ -52,29 +52,15 @@ func (s *ingestServer) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "format with multipart", http.StatusUnprocessableEntity)
 		return
 	}
-	if err := r.ParseMultipartForm(32 << 20); err != nil {
+	ing, err := proftest.ParseIngest(r)
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	rec := received{Path: r.URL.Path, Query: map[string]string{}, Header: r.Header.Clone()}
-	for k := range r.URL.Query() {
-		rec.Query[k] = r.URL.Query().Get(k)
-	}
-	f, _, err := r.FormFile("profile")
-	if err != nil {
-		http.Error(w, "no profile part", http.StatusBadRequest)
-		return
-	}
-	data, _ := io.ReadAll(f)
-	if rec.Profile, err = profile.Parse(bytes.NewReader(data)); err != nil {
-		http.Error(w, "bad pprof: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if cf, _, err := r.FormFile("sample_type_config"); err == nil {
-		if err := json.NewDecoder(cf).Decode(&rec.Config); err != nil {
-			http.Error(w, "bad sample_type_config", http.StatusBadRequest)
-			return
-		}
+	rec := received{Path: r.URL.Path, Query: map[string]string{}, Header: r.Header.Clone(),
+		Profile: ing.Profile, Config: ing.SampleTypeConfig}
+	for k := range ing.Query {
+		rec.Query[k] = ing.Query.Get(k)
 	}
 	s.mu.Lock()
 	s.uploads = append(s.uploads, rec)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 // bin holds the binaries TestMain builds: the CLI and the test programs.
@@ -133,46 +133,23 @@ func parseIngest(r *http.Request) (received, error) {
 		return rec, fmt.Errorf("bad from/until %q %q", q.Get("from"), q.Get("until"))
 	}
 	rec.from, rec.until = time.Unix(0, from), time.Unix(0, until)
-	if err := r.ParseMultipartForm(32 << 20); err != nil {
-		return rec, err
-	}
-	read := func(name string) ([]byte, error) {
-		fhs := r.MultipartForm.File[name]
-		if len(fhs) != 1 {
-			return nil, fmt.Errorf("want one %q part, got %d", name, len(fhs))
-		}
-		f, err := fhs[0].Open()
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return io.ReadAll(f)
-	}
-	data, err := read("profile")
+	ing, err := proftest.ParseIngest(r)
 	if err != nil {
 		return rec, err
 	}
-	if rec.prof, err = profile.ParseData(data); err != nil {
-		return rec, fmt.Errorf("profile part does not parse as pprof: %w", err)
+	rec.prof = ing.Profile
+	if ing.SampleTypeConfig == nil {
+		return rec, fmt.Errorf("want one %q part, got 0", "sample_type_config")
 	}
-	cfg, err := read("sample_type_config")
-	if err != nil {
-		return rec, err
-	}
-	var types map[string]struct {
-		DisplayName string `json:"display-name"`
-	}
-	if err := json.Unmarshal(cfg, &types); err != nil {
-		return rec, err
-	}
+	contentions, _ := ing.SampleTypeConfig["contentions"]["display-name"].(string)
 	switch {
 	case hasType(rec.prof, "alloc_space"):
 		rec.kind = "heap"
 	case hasType(rec.prof, "goroutine"):
 		rec.kind = "goroutines"
-	case types["contentions"].DisplayName == "mutex_count":
+	case contentions == "mutex_count":
 		rec.kind = "mutex"
-	case types["contentions"].DisplayName == "block_count":
+	case contentions == "block_count":
 		rec.kind = "block"
 	case hasType(rec.prof, "samples"):
 		rec.kind = "cpu"
@@ -232,30 +209,10 @@ func byKind(rs []received, kind string) []received {
 }
 
 // sumFor adds up sample type typ over the samples whose stack holds a
-// function whose name contains fn.
+// function whose name contains fn; 0 when p has no such sample type.
 func sumFor(p *profile.Profile, typ, fn string) int64 {
-	i := sampleIndex(p, typ)
-	if i < 0 {
-		return 0
-	}
-	var sum int64
-	for _, s := range p.Sample {
-		if stackHas(s, fn) {
-			sum += s.Value[i]
-		}
-	}
+	sum, _ := proftest.Sum(p, typ, fn)
 	return sum
-}
-
-func stackHas(s *profile.Sample, fn string) bool {
-	for _, loc := range s.Location {
-		for _, l := range loc.Line {
-			if l.Function != nil && strings.Contains(l.Function.Name, fn) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // topFunction returns the function with the most flat samples over ps.

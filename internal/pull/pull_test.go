@@ -17,6 +17,7 @@ import (
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/upload"
 )
 
@@ -73,33 +74,11 @@ func sumFor(t *testing.T, data []byte, typ, fn string) int64 {
 	if err != nil {
 		t.Fatalf("window does not parse as pprof: %v", err)
 	}
-	i := -1
-	for j, st := range p.SampleType {
-		if st.Type == typ {
-			i = j
-		}
-	}
-	if i < 0 {
+	sum, ok := proftest.Sum(p, typ, fn)
+	if !ok {
 		t.Fatalf("profile has no sample type %q", typ)
 	}
-	var sum int64
-	for _, s := range p.Sample {
-		if stackHas(s, fn) {
-			sum += s.Value[i]
-		}
-	}
 	return sum
-}
-
-func stackHas(s *profile.Sample, fn string) bool {
-	for _, loc := range s.Location {
-		for _, l := range loc.Line {
-			if l.Function != nil && strings.Contains(l.Function.Name, fn) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func fetchRaw(t *testing.T, url string) []byte {

@@ -194,34 +194,20 @@ func grpcTimeout(d time.Duration) string {
 // batch that fits maxBytes (at least one window) and returns it with
 // the number of windows it holds.
 func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
-	type series struct {
-		labels []label
-		data   []byte
-		size   int
-	}
-	var (
-		all   []series
-		total int
-	)
-	for i := range batch {
-		w := &batch[i]
+	all, total, err := fitSeries(batch, maxBytes, 2, func(w *Window) (series, error) {
 		ls, err := seriesLabels(w)
 		if err != nil {
-			if len(all) > 0 {
-				break // send what precedes the bad window first
-			}
-			return nil, 0, err
+			return series{}, err
 		}
 		s := series{labels: ls, data: stampProfile(w.Data, w.From, w.Until)}
 		// RawProfileSeries: labels = 1 (a LabelSet whose labels = 1),
 		// samples = 2 (RawSample whose raw_profile = 1).
 		sampleSize := protowire.SizeBytesField(1, len(s.data))
 		s.size = protowire.SizeBytesField(1, sizeLabels(1, ls)) + protowire.SizeBytesField(2, sampleSize)
-		if len(all) > 0 && total+s.size > maxBytes {
-			break
-		}
-		all = append(all, s)
-		total += protowire.SizeBytesField(2, s.size)
+		return s, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	b := make([]byte, 0, total)
 	for _, s := range all {

@@ -49,6 +49,43 @@ func appendLabels(b []byte, field int, labels []label) []byte {
 	return b
 }
 
+// A series is one window ready for a push or Parca request: its labels, its
+// stamped profile, the push sample ID (empty for Parca), and the size of the
+// series message that holds them.
+type series struct {
+	labels []label
+	data   []byte
+	id     string
+	size   int
+}
+
+// fitSeries prepares the series of the longest prefix of batch that fits
+// maxBytes, at least one window, and returns them with the size of the
+// request that holds them as repeated field number field. A window that
+// prepare rejects ends the prefix, so that what precedes it is sent first;
+// its error is returned when it is the first window.
+func fitSeries(batch []Window, maxBytes, field int, prepare func(*Window) (series, error)) ([]series, int, error) {
+	var (
+		all   []series
+		total int
+	)
+	for i := range batch {
+		s, err := prepare(&batch[i])
+		if err != nil {
+			if len(all) > 0 {
+				break
+			}
+			return nil, 0, err
+		}
+		if len(all) > 0 && total+s.size > maxBytes {
+			break
+		}
+		all = append(all, s)
+		total += protowire.SizeBytesField(field, s.size)
+	}
+	return all, total, nil
+}
+
 // Label names with a meaning of their own in Pyroscope and Parca.
 const (
 	labelMetricName  = "__name__"

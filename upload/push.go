@@ -112,35 +112,20 @@ func connectError(resp *http.Response, creds *Credentials) error {
 // with one RawSample; __delta__="false" tells the server the profile is
 // already a delta so it must not subtract a previous one.
 func encodePushRequest(batch []Window, maxBytes int) ([]byte, int, error) {
-	type series struct {
-		labels []label
-		data   []byte
-		id     string
-		size   int
-	}
-	var (
-		all   []series
-		total int
-	)
-	for i := range batch {
-		w := &batch[i]
+	all, total, err := fitSeries(batch, maxBytes, 1, func(w *Window) (series, error) {
 		ls, err := seriesLabels(w, label{labelDelta, "false"})
 		if err != nil {
-			if len(all) > 0 {
-				break // send what precedes the bad window first
-			}
-			return nil, 0, err
+			return series{}, err
 		}
 		s := series{labels: ls, data: stampProfile(w.Data, w.From, w.Until), id: newUUID()}
 		// RawSample: raw_profile = 1, ID = 2.
 		sampleSize := protowire.SizeBytesField(1, len(s.data)) + protowire.SizeBytesField(2, len(s.id))
 		// RawProfileSeries: labels = 1 (repeated LabelPair), samples = 2.
 		s.size = sizeLabels(1, ls) + protowire.SizeBytesField(2, sampleSize)
-		if len(all) > 0 && total+s.size > maxBytes {
-			break
-		}
-		all = append(all, s)
-		total += protowire.SizeBytesField(1, s.size)
+		return s, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	b := make([]byte, 0, total)
 	for _, s := range all {

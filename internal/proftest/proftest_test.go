@@ -4,24 +4,32 @@ import (
 	"bytes"
 	"mime/multipart"
 	"net/http/httptest"
-	"runtime/pprof"
 	"strings"
 	"testing"
 
 	"github.com/google/pprof/profile"
 )
 
-func goroutineProfile(t *testing.T) []byte {
+// pprofBytes is a small gzipped pprof with one goroutine sample type.
+func pprofBytes(t *testing.T) []byte {
 	t.Helper()
+	fn := &profile.Function{ID: 1, Name: "main.main"}
+	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn}}}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "goroutine", Unit: "count"}},
+		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{1}}},
+		Location:   []*profile.Location{loc},
+		Function:   []*profile.Function{fn},
+	}
 	var buf bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&buf, 0); err != nil {
+	if err := p.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
 
 func TestParseIngest(t *testing.T) {
-	prof := goroutineProfile(t)
+	prof := pprofBytes(t)
 	type part struct{ name, body string }
 	tests := []struct {
 		name    string

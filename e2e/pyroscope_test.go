@@ -133,8 +133,12 @@ func checkDelivered(t *testing.T, r run) {
 	if r.stopErr != nil {
 		t.Errorf("Stop: %v", r.stopErr)
 	}
-	if r.stats.Dropped > 0 || r.stats.Uploaded == 0 {
-		t.Fatalf("uploads: %d delivered, %d dropped (by family %v): the server refused what the SDK sent", r.stats.Uploaded, r.stats.Dropped, r.stats.DroppedByName)
+	if r.stats.Dropped > 0 {
+		// Go on: what did land still shows under which names.
+		t.Errorf("uploads: %d delivered, %d dropped (by family %v): the server refused what the SDK sent: %s", r.stats.Uploaded, r.stats.Dropped, r.stats.DroppedByName, r.stats.LastError)
+	}
+	if r.stats.Uploaded == 0 {
+		t.FailNow()
 	}
 }
 
@@ -399,8 +403,10 @@ func checkTotals(t *testing.T, typ pyroscope.ProfileType, query string, f *flame
 		}
 	case pyroscope.ProfileGoroutines:
 		// Every window counted exactly parkedGoroutines goroutines in
-		// e2eParked: a sum of windows is a multiple of it, an average is it.
-		if legacy && total != parkedGoroutines || !legacy && total%parkedGoroutines != 0 {
+		// e2eParked. Current servers sum the windows: a multiple of it.
+		// Pyroscope 0.x averages the series over its time slots (slots with
+		// no upload count as 0): at most it.
+		if legacy && total > parkedGoroutines || !legacy && total%parkedGoroutines != 0 {
 			t.Errorf("goroutines: %d in %s, want %d per window", total, fn, parkedGoroutines)
 		}
 	}

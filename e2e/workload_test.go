@@ -61,13 +61,13 @@ const (
 // run is what one profiled run did, for the server-side totals to be
 // checked against.
 type run struct {
-	app          string
-	start, end   time.Time
-	allocated    int64 // bytes allocated by e2eAllocate while profiled
-	windows      int
-	uploadRate   time.Duration
-	stopErr      error
-	stats        pyroscope.Stats
+	app        string
+	start, end time.Time
+	allocated  int64 // bytes allocated by e2eAllocate while profiled
+	windows    int
+	uploadRate time.Duration
+	stopErr    error
+	stats      pyroscope.Stats
 }
 
 // appName returns a series name unique to this test run, so that queries

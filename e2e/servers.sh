@@ -101,12 +101,16 @@ auth:
   ingestion:
     enabled: true
 EOF
-  (cd "$E2E_DIR" && nohup "$BIN/pyroscope-037" server -config "$E2E_DIR/p037.yml" > "$E2E_DIR/p037.log" 2>&1 & echo $! > "$E2E_DIR/p037.pid")
+  # exec: the pid file holds the server's own pid, and no shell is left
+  # holding the caller's stdout.
+  (cd "$E2E_DIR" && exec nohup "$BIN/pyroscope-037" server -config "$E2E_DIR/p037.yml" \
+    > "$E2E_DIR/p037.log" 2>&1 < /dev/null) &
+  echo $! > "$E2E_DIR/p037.pid"
 
   # Grafana Pyroscope v1.12.0 on :4041, single binary, filesystem storage,
   # every ring address pinned to loopback.
   mkdir -p "$DATA/gp"
-  (cd "$DATA/gp" && nohup "$BIN/pyroscope-v1" -target=all \
+  (cd "$DATA/gp" && exec nohup "$BIN/pyroscope-v1" -target=all \
     -server.http-listen-address=127.0.0.1 -server.http-listen-port=4041 \
     -server.grpc-listen-address=127.0.0.1 -server.grpc-listen-port=9096 \
     -memberlist.bind-addr=127.0.0.1 -memberlist.bind-port=7947 -memberlist.advertise-addr=127.0.0.1 \
@@ -117,7 +121,8 @@ EOF
     -storage.backend=filesystem -storage.filesystem.dir="$DATA/gp/blocks" \
     -pyroscopedb.data-path="$DATA/gp/head" \
     -self-profiling.disable-push=true -usage-stats.enabled=false \
-    > "$E2E_DIR/gp.log" 2>&1 & echo $! > "$E2E_DIR/gp.pid")
+    > "$E2E_DIR/gp.log" 2>&1 < /dev/null) &
+  echo $! > "$E2E_DIR/gp.pid"
 
   # Parca v0.28.0 on :7070 (gRPC and HTTP on one port), persistent storage
   # on disk, no upstream debuginfod.
@@ -129,9 +134,10 @@ object_storage:
     config:
       directory: "$DATA/parca/objects"
 EOF
-  (cd "$DATA/parca" && nohup "$BIN/parca" --config-path="$E2E_DIR/parca.yaml" \
+  (cd "$DATA/parca" && exec nohup "$BIN/parca" --config-path="$E2E_DIR/parca.yaml" \
     --http-address=127.0.0.1:7070 --enable-persistence --storage-path="$DATA/parca/store" \
-    --debuginfod-upstream-servers= > "$E2E_DIR/parca.log" 2>&1 & echo $! > "$E2E_DIR/parca.pid")
+    --debuginfod-upstream-servers= > "$E2E_DIR/parca.log" 2>&1 < /dev/null) &
+  echo $! > "$E2E_DIR/parca.pid"
 
   # Wait until each answers (bounded), then make the 0.37 API keys.
   for i in $(seq 1 60); do

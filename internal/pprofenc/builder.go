@@ -40,9 +40,14 @@ type Builder struct {
 
 	body []byte // header and samples, then the rest at Finish
 
+	// Each profile numbers its locations and functions 1..n in the order
+	// it first uses them: Parca rejects a profile whose IDs are not their
+	// 1-based positions in its tables.
 	locSeen  []uint32 // per location: epoch it was last written in
+	locID    []uint64 // per location: its ID in the profile of locSeen's epoch
 	usedLocs []int32
 	funcSeen []uint32
+	funcID   []uint64 // per function: its ID in the profile of funcSeen's epoch
 	usedFns  []int32
 	strSeen  []uint32 // per Symbols string: epoch it got an index in
 	strIndex []int64
@@ -131,20 +136,23 @@ func (b *Builder) symString(id int32) int64 {
 func (b *Builder) Sample(locs []uint64, values []int64, labels []Label) {
 	if n := len(b.sym.locs); len(b.locSeen) < n {
 		b.locSeen = append(b.locSeen, make([]uint32, n-len(b.locSeen))...)
+		b.locID = append(b.locID, make([]uint64, n-len(b.locID))...)
 	}
 	buf, start := startMessage(b.body, profSample)
 	if len(locs) > 0 {
 		size := 0
 		for _, id := range locs {
-			size += protowire.SizeVarint(id)
-			if i := id - 1; b.locSeen[i] != b.epoch {
+			i := id - 1
+			if b.locSeen[i] != b.epoch {
 				b.locSeen[i] = b.epoch
 				b.usedLocs = append(b.usedLocs, int32(i))
+				b.locID[i] = uint64(len(b.usedLocs))
 			}
+			size += protowire.SizeVarint(b.locID[i])
 		}
 		buf = protowire.AppendBytesHeader(buf, sampleLocationID, size)
 		for _, id := range locs {
-			buf = protowire.AppendVarint(buf, id)
+			buf = protowire.AppendVarint(buf, b.locID[id-1])
 		}
 	}
 	size := 0
@@ -175,25 +183,27 @@ func (b *Builder) Finish(w io.Writer) error {
 	sym := b.sym
 	if n := len(sym.funcs); len(b.funcSeen) < n {
 		b.funcSeen = append(b.funcSeen, make([]uint32, n-len(b.funcSeen))...)
+		b.funcID = append(b.funcID, make([]uint64, n-len(b.funcID))...)
 	}
 	buf := b.body
 	for _, i := range b.usedLocs {
 		loc := &sym.locs[i]
 		var start int
 		buf, start = startMessage(buf, profLocation)
-		buf = appendUint(buf, locationID, uint64(i)+1)
+		buf = appendUint(buf, locationID, b.locID[i])
 		buf = appendUint(buf, locationMapping, loc.mapping)
 		buf = appendUint(buf, locationAddress, loc.addr)
 		for _, ln := range loc.lines {
 			var ls int
 			buf, ls = startMessage(buf, locationLine)
-			buf = appendUint(buf, lineFunction, uint64(ln.fn)+1)
-			buf = appendInt(buf, lineLine, ln.line)
-			buf = endMessage(buf, ls)
 			if b.funcSeen[ln.fn] != b.epoch {
 				b.funcSeen[ln.fn] = b.epoch
 				b.usedFns = append(b.usedFns, ln.fn)
+				b.funcID[ln.fn] = uint64(len(b.usedFns))
 			}
+			buf = appendUint(buf, lineFunction, b.funcID[ln.fn])
+			buf = appendInt(buf, lineLine, ln.line)
+			buf = endMessage(buf, ls)
 		}
 		buf = endMessage(buf, start)
 	}
@@ -202,7 +212,7 @@ func (b *Builder) Finish(w io.Writer) error {
 		name := b.symString(fn.name)
 		var start int
 		buf, start = startMessage(buf, profFunction)
-		buf = appendUint(buf, functionID, uint64(i)+1)
+		buf = appendUint(buf, functionID, b.funcID[i])
 		buf = appendInt(buf, functionName, name)
 		buf = appendInt(buf, functionSystemName, name)
 		buf = appendInt(buf, functionFilename, b.symString(fn.file))

@@ -107,3 +107,37 @@ func TestLongMessagesAndReuse(t *testing.T) {
 		t.Fatalf("second profile: %d locations, %d functions; want 1 and 2", len(p.Location), len(p.Function))
 	}
 }
+
+// Parca rejects a profile whose location, function and mapping IDs are not
+// their 1-based positions in its tables ("function id is not sequential"),
+// so every profile numbers what it uses from 1, even when it uses a
+// different subset of the shared Symbols cache than the profile before it.
+func TestIDsAreSequentialInEveryProfile(t *testing.T) {
+	sym := NewSymbols([]Mapping{{Start: 0, Limit: 1 << 62, File: "/bin/x", BuildID: "abc"}})
+	pcs := make([]uintptr, 64)
+	deep := sym.Stack(nil, pcs[:stackHere(pcs)])
+	shallow := sym.Stack(nil, pcs[:inlinedLeaf(pcs)])
+	b := NewBuilder(sym)
+	for _, stacks := range [][][]uint64{{deep}, {shallow}, {shallow, deep}} {
+		p := build(t, b, func(b *Builder) {
+			for _, s := range stacks {
+				b.Sample(s, []int64{1, 1}, nil)
+			}
+		})
+		for i, l := range p.Location {
+			if l.ID != uint64(i+1) {
+				t.Fatalf("location %d has ID %d", i, l.ID)
+			}
+		}
+		for i, f := range p.Function {
+			if f.ID != uint64(i+1) {
+				t.Fatalf("function %d has ID %d", i, f.ID)
+			}
+		}
+		for i, m := range p.Mapping {
+			if m.ID != uint64(i+1) {
+				t.Fatalf("mapping %d has ID %d", i, m.ID)
+			}
+		}
+	}
+}

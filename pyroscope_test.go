@@ -430,3 +430,34 @@ func TestContentionRatesSetAndRestored(t *testing.T) {
 		})
 	}
 }
+
+//go:noinline
+func blockOnChannel(d time.Duration) {
+	ch := make(chan struct{})
+	go func() { time.Sleep(d); close(ch) }()
+	<-ch
+}
+
+// The block rate is process-wide and unreadable: after a first Start and
+// Stop set it and restored 0, a second Start in the same process must set it
+// again, or every block window it sends is empty.
+func TestBlockProfileAfterRestart(t *testing.T) {
+	for run := range 2 {
+		srv := newIngestServer(t)
+		p, err := start(Config{
+			ApplicationName: "app", ServerAddress: srv.URL,
+			ProfileTypes: []ProfileType{ProfileBlockCount, ProfileBlockDuration},
+		}, env(), newFakeClock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		blockOnChannel(20 * time.Millisecond)
+		if err := p.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		r := waitFor(t, srv, "block")
+		if got := valueOf(r.Profile, "delay", "blockOnChannel"); got <= 0 {
+			t.Errorf("run %d: block delay in blockOnChannel = %d, want > 0", run+1, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/delta"
@@ -83,16 +84,30 @@ func NewMutex(opts ContentionOptions) *Contention {
 // 0. A program that sets its own rate but has not blocked yet when the
 // collector starts therefore gets opts.Rate until Close and 0 after: such a
 // program should pass a negative opts.Rate, which leaves the rate alone.
+//
+// A collector that restored the rate to 0 remembers it, process-wide, so that
+// the next collector in the same process (a second Start) sets it again even
+// though the profile now holds records.
 func NewBlock(opts ContentionOptions) *Contention {
 	c := newContention("block", blockProfileInternal, opts)
-	if n, _ := blockProfileInternal(nil); n == 0 && opts.Rate >= 0 {
+	n, _ := blockProfileInternal(nil)
+	if (n == 0 || blockRateRestored.Load()) && opts.Rate >= 0 {
 		rate := cmpOr(opts.Rate, DefaultBlockRate)
 		runtime.SetBlockProfileRate(rate)
-		c.restore = func() { runtime.SetBlockProfileRate(0) }
-		logf(opts.Logger, "block profiling looked off (no record yet): set runtime.SetBlockProfileRate(%d); restored to 0 on stop", rate)
+		blockRateRestored.Store(false)
+		c.restore = func() {
+			runtime.SetBlockProfileRate(0)
+			blockRateRestored.Store(true)
+		}
+		logf(opts.Logger, "block profiling looked off: set runtime.SetBlockProfileRate(%d); restored to 0 on stop", rate)
 	}
 	return c
 }
+
+// blockRateRestored is true while the block profile rate is 0 because a
+// collector set it back to 0. The rate is process-wide state of the runtime,
+// which offers no way to read it, so this one fact is kept process-wide too.
+var blockRateRestored atomic.Bool
 
 func newContention(name string, read func([]blockRecord) (int, bool), opts ContentionOptions) *Contention {
 	c := &Contention{

@@ -2,6 +2,7 @@ package pyroscope
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -114,16 +115,25 @@ func (d *Destination) Push(extra map[string]string, ws ...upload.Window) {
 func (d *Destination) Flush(ctx context.Context) error { return d.queue.Flush(ctx) }
 
 // Close delivers what is queued until ctx is done, closes the backend's
-// connections and says how many windows were not delivered, if any.
+// connections and returns an error saying how many windows were not
+// delivered, if any: those still queued at the deadline and those the server
+// refused while Close ran (a rejected token, say).
 func (d *Destination) Close(ctx context.Context) error {
+	before := d.queue.Stats().Dropped
 	n, err := d.queue.Close(ctx)
 	if c, ok := d.backend.(io.Closer); ok {
 		c.Close()
 	}
-	if n > 0 || err != nil {
-		return fmt.Errorf("pyroscope: %d windows not delivered to %s: %w", n, redactURL(d.s.address), err)
+	st := d.queue.Stats()
+	lost := int(st.Dropped - before)
+	if lost == 0 && n == 0 && err == nil {
+		return nil
 	}
-	return nil
+	lost = max(lost, n)
+	if err == nil {
+		err = errors.New(st.LastError)
+	}
+	return fmt.Errorf("pyroscope: %d windows not delivered to %s: %w", lost, redactURL(d.s.address), err)
 }
 
 // Stats returns the delivery counters.

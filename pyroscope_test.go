@@ -2,6 +2,9 @@ package pyroscope
 
 import (
 	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -460,4 +463,51 @@ func TestBlockProfileAfterRestart(t *testing.T) {
 			t.Errorf("run %d: block delay in blockOnChannel = %d, want > 0", run+1, got)
 		}
 	}
+}
+
+// Stop reports a final window that the server refused, not only one it never
+// reached.
+func TestStopReportsRejectedFinalWindow(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "invalid API key", http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	var logs strings.Builder
+	var mu sync.Mutex
+	p, err := start(Config{
+		ApplicationName: "app", ServerAddress: srv.URL, AuthToken: "canary-secret-7f3a",
+		ProfileTypes: []ProfileType{ProfileGoroutines},
+		Logger:       recordingLogger{&mu, &logs},
+	}, env(), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Stop()
+	if err == nil || !strings.Contains(err.Error(), "1 windows not delivered") {
+		t.Fatalf("Stop = %v, want it to report the refused window", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range []string{err.Error(), logs.String()} {
+		if strings.Contains(s, "canary-secret-7f3a") {
+			t.Fatalf("the token leaked: %q", s)
+		}
+	}
+	if !strings.Contains(logs.String(), "Config.AuthToken") {
+		t.Errorf("log does not say where the rejected token came from: %q", logs.String())
+	}
+}
+
+type recordingLogger struct {
+	mu  *sync.Mutex
+	out *strings.Builder
+}
+
+func (l recordingLogger) Infof(f string, a ...any)  { l.write(f, a) }
+func (l recordingLogger) Debugf(f string, a ...any) { l.write(f, a) }
+func (l recordingLogger) Errorf(f string, a ...any) { l.write(f, a) }
+func (l recordingLogger) write(f string, a []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.out, f+"\n", a...)
 }

@@ -265,8 +265,8 @@ func (p *Profiler) StopContext(ctx context.Context) error {
 		close(p.stopCh)
 		<-p.done
 		if err := p.dst.Close(ctx); err != nil {
-			p.stopErr = fmt.Errorf("pyroscope: stop: %w", err)
-			p.log.logf("error", "%v", p.stopErr)
+			p.stopErr = err
+			p.log.logf("error", "stop: %v", err)
 		}
 	})
 	return p.stopErr

@@ -61,6 +61,7 @@ type Contention struct {
 	enc    *pprofenc.Builder
 	recs   []blockRecord
 	values []int64
+	locs   []uint32 // scratch for a new entry's location IDs
 }
 
 // NewMutex returns a collector of the mutex profile. If the runtime's mutex
@@ -134,6 +135,7 @@ func newContention(name string, read func([]blockRecord) (int, bool), opts Conte
 	c.header.Period = 1
 
 	c.recs = readBlock(c.read, c.recs)
+	c.table.Reserve(0, len(c.recs), 0)
 	for i := range c.recs {
 		r := &c.recs[i]
 		c.table.Baseline(r.Stack, 0, c.cumulative(r))
@@ -162,7 +164,8 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 			continue // unchanged since it went cold
 		}
 		if created {
-			e.Locs = sym.Stack(e.Locs, sym.ExpandPhysical(r.Stack, c.depth))
+			c.locs = sym.Stack(c.locs[:0], sym.ExpandPhysical(r.Stack, c.depth))
+			c.table.SetLocs(e, c.locs)
 		}
 		d := e.Delta(cum)
 		if d == (delta.Values{}) {
@@ -172,7 +175,7 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 		for j, col := range c.columns {
 			c.values[j] = d[col]
 		}
-		c.enc.Sample(e.Locs, c.values, nil)
+		c.enc.Sample(c.table.Locs(e), c.values, nil)
 	}
 	c.table.EndWindow()
 	if err := c.enc.Finish(w); err != nil {

@@ -24,6 +24,7 @@ type Goroutines struct {
 	samples []goroutineSample
 	lbls    []pprofenc.Label
 	values  [1]int64
+	locs    []uint32 // scratch for a new entry's location IDs
 }
 
 type groupKey struct {
@@ -32,7 +33,7 @@ type groupKey struct {
 }
 
 type goroutineSample struct {
-	locs   []uint64
+	locs   []uint32
 	labels *labelSet
 	count  int64
 }
@@ -61,7 +62,8 @@ func (g *Goroutines) Collect(w io.Writer, from, until time.Time) error {
 		stk := g.recs[i].Stack
 		e, created := g.table.FindAt(len(g.recs)-1-i, stk, 0, delta.Values{}, true)
 		if created {
-			e.Locs = sym.Stack(e.Locs, stk)
+			g.locs = sym.Stack(g.locs[:0], stk)
+			g.table.SetLocs(e, g.locs)
 		}
 		g.table.Touch(e)
 		// Goroutines started under one pprof.Do share the label set
@@ -73,7 +75,7 @@ func (g *Goroutines) Collect(w io.Writer, from, until time.Time) error {
 			continue
 		}
 		g.groups[key] = len(g.samples)
-		g.samples = append(g.samples, goroutineSample{locs: e.Locs, labels: (*labelSet)(g.labels[i]), count: 1})
+		g.samples = append(g.samples, goroutineSample{locs: g.table.Locs(e), labels: (*labelSet)(g.labels[i]), count: 1})
 	}
 	clear(g.recs) // drop the runtime's stacks until the next window
 

@@ -52,6 +52,7 @@ type Heap struct {
 	all    [4]int64
 	values []int64
 	labels []pprofenc.Label
+	locs   []uint32 // scratch for a new entry's location IDs
 
 	gcCycles []metrics.Sample
 	lastGC   uint64
@@ -94,6 +95,7 @@ func NewHeap(opts HeapOptions) *Heap {
 	h.lastGC = h.gcCount()
 	rate := int64(runtime.MemProfileRate)
 	h.recs = readMem(h.recs)
+	h.table.Reserve(0, len(h.recs), 0)
 	for i := range h.recs {
 		r := &h.recs[i]
 		if r.AllocObjects == 0 {
@@ -127,6 +129,15 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 	h.header.TimeNanos = from.UnixNano()
 	h.header.DurationNanos = until.Sub(from).Nanoseconds()
 	h.enc.Begin(h.header)
+	if n := len(h.recs) - h.table.Len(); h.inuse && n > h.table.Len() {
+		// Every stack with live memory is written, so on a first reading
+		// most records make an entry: size the table for them at once.
+		words := 0
+		for i := range h.recs {
+			words += len(h.recs[i].Stack) // about one location per PC
+		}
+		h.table.Reserve(n, 0, words)
+	}
 	sym := h.enc.Symbols()
 	for i := range h.recs {
 		r := &h.recs[i]
@@ -142,7 +153,8 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 			continue // no allocation since it went cold, and nothing live to show
 		}
 		if created {
-			e.Locs = sym.HeapStack(e.Locs, r.Stack)
+			h.locs = sym.HeapStack(h.locs[:0], r.Stack)
+			h.table.SetLocs(e, h.locs)
 		}
 		d := e.Delta(delta.Values{objects, bytes})
 		h.all[0], h.all[1] = d[0], d[1]
@@ -156,7 +168,7 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		}
 		h.table.Touch(e)
 		h.labels = append(h.labels[:0], pprofenc.Label{Key: "bytes", Num: size})
-		h.enc.Sample(e.Locs, h.values, h.labels)
+		h.enc.Sample(h.table.Locs(e), h.values, h.labels)
 	}
 	h.table.EndWindow()
 	if err := h.enc.Finish(w); err != nil {

@@ -10,27 +10,31 @@
 // this keeps what the SDK holds per such stack to a few words.
 package delta
 
+import "slices"
+
 // Values are the cumulative counters of one stack, already scaled the way the
 // profile reports them.
 type Values [2]int64
 
-// Entry is the hot state of one stack.
+// Entry is the hot state of one stack. It holds no pointers: its locations
+// live in an arena shared by the whole table, so a table of many thousand
+// entries is a few large allocations the garbage collector need not scan,
+// not one small one per stack. The stack itself is not kept: its 64-bit hash
+// names it, in the hot table as in the cold store.
 type Entry struct {
-	key   uint64
-	tag   int64
-	stack []uintptr
-	prev  Values
-	seen  uint32 // last window Touch was called in
-	live  bool   // in the hot table (false: a free slot)
-	// Locs is the caller's cache of what the stack symbolized to.
-	Locs []uint64
+	key  uint64
+	tag  int64
+	prev Values
+	locs span
+	seen uint32 // last window Touch was called in
+	live bool   // in the hot table (false: a free slot)
 }
+
+// span locates an entry's part of an arena.
+type span struct{ off, n uint32 }
 
 // Key returns the entry's hash key, stable for its stack and tag.
 func (e *Entry) Key() uint64 { return e.key }
-
-// Stack returns the entry's stack; callers must not modify it.
-func (e *Entry) Stack() []uintptr { return e.stack }
 
 // Table holds the entries of one profile type.
 type Table struct {
@@ -40,6 +44,12 @@ type Table struct {
 	cold    map[uint64]Values
 	window  uint32
 	keepFor uint32
+
+	// locs is the arena of the hot entries' location IDs. Entries that
+	// leave the hot table leave their words behind as dead; EndWindow
+	// compacts the arena once most of it is dead.
+	locs     []uint32
+	deadLocs int
 
 	// The runtime lists its records in a stable order (new stacks first),
 	// so the entry met at a position counted from the end of the previous
@@ -60,6 +70,40 @@ func NewTable(keepFor int) *Table {
 		window:  1,
 		keepFor: uint32(keepFor),
 	}
+}
+
+// Reserve makes room for hot more hot entries, cold more cold ones and
+// words more location IDs, so that a first reading of
+// many records (the baseline, the first window) fills maps and arenas sized
+// once instead of growing them step by step: each step copies, and fresh
+// large allocations cost page faults.
+func (t *Table) Reserve(hot, cold, words int) {
+	if hot > 0 {
+		if len(t.index) == 0 {
+			t.index = make(map[uint64]int32, hot)
+		}
+		t.entries = slices.Grow(t.entries, hot)
+	}
+	if cold > 0 && len(t.cold) == 0 {
+		t.cold = make(map[uint64]Values, cold)
+	}
+	if words > 0 {
+		t.locs = slices.Grow(t.locs, words)
+	}
+}
+
+// Locs returns the location IDs stored for the entry with SetLocs (none for
+// an entry just created); callers must not modify them. They stay valid
+// until the next EndWindow.
+func (t *Table) Locs(e *Entry) []uint32 {
+	return t.locs[e.locs.off : e.locs.off+e.locs.n : e.locs.off+e.locs.n]
+}
+
+// SetLocs stores a copy of locs, what the entry's stack symbolized to.
+func (t *Table) SetLocs(e *Entry, locs []uint32) {
+	t.deadLocs += int(e.locs.n)
+	e.locs = span{uint32(len(t.locs)), uint32(len(locs))}
+	t.locs = append(t.locs, locs...)
 }
 
 // Len returns the number of hot entries.
@@ -85,9 +129,14 @@ func Hash(stack []uintptr, tag int64) uint64 {
 // (zero for a stack never seen), nothing changed: Find returns nil and the
 // stack stays cold, unless keep is set (the caller writes the stack anyway,
 // such as a heap stack with live memory). created reports a new hot entry,
-// whose Locs the caller must fill; it starts from the remembered values.
+// whose locations the caller must store with SetLocs; it starts from the
+// remembered values.
+//
+// Stacks are told apart by their 64-bit hash: two stacks share an entry only
+// if their hashes collide, which for a million stacks happens with odds of
+// about one in 10^7.
 func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
-	i, created := t.find(stack, tag, cum, keep)
+	i, created := t.find(Hash(stack, tag), tag, cum, keep)
 	if i < 0 {
 		return nil, false
 	}
@@ -96,17 +145,18 @@ func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entr
 
 // FindAt is Find for the record at position fromEnd, counted from the end of
 // the runtime's listing: it first tries the entry met at that position in
-// the previous window, which saves hashing and a map lookup.
+// the previous window, which saves a map lookup.
 func (t *Table) FindAt(fromEnd int, stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
+	key := Hash(stack, tag)
 	if fromEnd < len(t.prevOrder) {
 		if i := t.prevOrder[fromEnd]; i >= 0 {
-			if e := &t.entries[i]; e.live && e.tag == tag && equal(e.stack, stack) {
+			if e := &t.entries[i]; e.live && e.key == key && e.tag == tag {
 				t.remember(fromEnd, i)
 				return e, false
 			}
 		}
 	}
-	i, created := t.find(stack, tag, cum, keep)
+	i, created := t.find(key, tag, cum, keep)
 	t.remember(fromEnd, i)
 	if i < 0 {
 		return nil, false
@@ -121,17 +171,9 @@ func (t *Table) remember(fromEnd int, i int32) {
 	t.order[fromEnd] = i
 }
 
-func (t *Table) find(stack []uintptr, tag int64, cum Values, keep bool) (int32, bool) {
-	key := Hash(stack, tag)
-	for ; ; key++ { // linear probing on a (very unlikely) hash collision
-		i, ok := t.index[key]
-		if !ok {
-			break
-		}
-		e := &t.entries[i]
-		if e.tag == tag && equal(e.stack, stack) {
-			return i, false
-		}
+func (t *Table) find(key uint64, tag int64, cum Values, keep bool) (int32, bool) {
+	if i, ok := t.index[key]; ok {
+		return i, false
 	}
 	prev := t.cold[key]
 	if prev == cum && !keep {
@@ -146,8 +188,7 @@ func (t *Table) find(stack []uintptr, tag int64, cum Values, keep bool) (int32, 
 	}
 	e := &t.entries[i]
 	e.key, e.tag, e.seen, e.live = key, tag, t.window, true
-	e.stack = append(e.stack[:0], stack...)
-	e.Locs = e.Locs[:0]
+	e.locs = span{}
 	e.prev = prev
 	delete(t.cold, key)
 	t.index[key] = i
@@ -192,21 +233,33 @@ func (t *Table) EndWindow() {
 		}
 		delete(t.index, e.key)
 		e.live = false
-		e.Locs = e.Locs[:0]
+		t.deadLocs += int(e.locs.n)
+		e.locs = span{}
 		t.free = append(t.free, int32(i))
 	}
 	t.window++
 	t.order, t.prevOrder = t.prevOrder[:0], t.order
+	if t.deadLocs > len(t.locs)/2 {
+		t.compact()
+	}
 }
 
-func equal(a, b []uintptr) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// compact copies the hot entries' locations into an arena of their own
+// size, dropping the dead words. Entries churn in and out of the hot table,
+// so an arena compacted once half of it is dead holds at most about twice
+// what the hot entries need, and each word copied was preceded by a dead
+// word appended.
+func (t *Table) compact() {
+	locs := make([]uint32, 0, len(t.locs)-t.deadLocs)
+	for i := range t.entries {
+		e := &t.entries[i]
+		if !e.live {
+			continue
 		}
+		off := uint32(len(locs))
+		locs = append(locs, t.Locs(e)...)
+		e.locs.off = off
 	}
-	return true
+	t.locs = locs
+	t.deadLocs = 0
 }

@@ -60,10 +60,14 @@ func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
 			if e == nil {
 				continue // unchanged and cold
 			}
-			if created && len(e.Locs) != 0 {
-				t.Fatalf("window %d: created entry kept old Locs", w)
+			if created && len(tab.Locs(e)) != 0 {
+				t.Fatalf("window %d: created entry kept old locations", w)
 			}
-			e.Locs = append(e.Locs, 1)
+			if created {
+				tab.SetLocs(e, []uint32{uint32(r.stack[0])}) // the first PC stands for the locations
+			} else if l := tab.Locs(e); len(l) != 1 || l[0] != uint32(r.stack[0]) {
+				t.Fatalf("window %d stack %d: entry holds locations %v, want [%d]", w, i, l, r.stack[0])
+			}
 			d := e.Delta(r.cum)
 			if d[0] < 0 || d[1] < 0 {
 				t.Fatalf("window %d stack %d: negative delta %v", w, i, d)
@@ -75,6 +79,9 @@ func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
 			sums[i][1] += d[1]
 		}
 		tab.EndWindow()
+		if dead := tab.deadLocs; dead > len(tab.locs)/2 {
+			t.Fatalf("window %d: %d of the %d words of the location arena are dead after EndWindow", w, dead, len(tab.locs))
+		}
 	}
 	for i, r := range recs {
 		want := Values{r.cum[0] - r.base[0], r.cum[1] - r.base[1]}

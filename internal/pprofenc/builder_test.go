@@ -91,7 +91,7 @@ func TestLongMessagesAndReuse(t *testing.T) {
 	sym := NewSymbols([]Mapping{{Start: 0, Limit: 1 << 62, File: "/bin/x", BuildID: "abc"}})
 	b := NewBuilder(sym)
 	locs := sym.Stack(nil, pcs)
-	long := make([]uint64, 0, 100)
+	long := make([]uint32, 0, 100)
 	for range 50 {
 		long = append(long, locs...)
 	}
@@ -118,7 +118,7 @@ func TestIDsAreSequentialInEveryProfile(t *testing.T) {
 	deep := sym.Stack(nil, pcs[:stackHere(pcs)])
 	shallow := sym.Stack(nil, pcs[:inlinedLeaf(pcs)])
 	b := NewBuilder(sym)
-	for _, stacks := range [][][]uint64{{deep}, {shallow}, {shallow, deep}} {
+	for _, stacks := range [][][]uint32{{deep}, {shallow}, {shallow, deep}} {
 		p := build(t, b, func(b *Builder) {
 			for _, s := range stacks {
 				b.Sample(s, []int64{1, 1}, nil)

@@ -84,7 +84,7 @@ func NewSymbols(mappings []Mapping) *Symbols {
 // one PC per logical frame (the form runtime.Callers and the runtime's memory
 // and goroutine profiles use). Inlined frames are folded into the location of
 // the function they were inlined into, as runtime/pprof folds them.
-func (s *Symbols) Stack(dst []uint64, stk []uintptr) []uint64 {
+func (s *Symbols) Stack(dst []uint32, stk []uintptr) []uint32 {
 	stk = s.expandFinal(stk)
 	frames := s.scratch[:0]
 	for _, pc := range stk {
@@ -109,7 +109,7 @@ func (s *Symbols) Stack(dst []uint64, stk []uintptr) []uint64 {
 // HeapStack is Stack for allocation stacks: leading runtime frames (malloc
 // internals) are hidden, unless nothing else is left, as runtime/pprof does
 // for heap profiles.
-func (s *Symbols) HeapStack(dst []uint64, stk []uintptr) []uint64 {
+func (s *Symbols) HeapStack(dst []uint32, stk []uintptr) []uint32 {
 	for i, pc := range stk {
 		if f := runtime.FuncForPC(pc); f != nil {
 			if name := f.Name(); strings.HasPrefix(name, "runtime.") || strings.HasPrefix(name, "internal/runtime/") {
@@ -209,10 +209,10 @@ func (s *Symbols) intern(str string) int32 {
 	return id
 }
 
-func (s *Symbols) location(pcs []uintptr, frames []frameInfo) uint64 {
+func (s *Symbols) location(pcs []uintptr, frames []frameInfo) uint32 {
 	key := locKey{pcs[0], len(pcs)}
 	if id, ok := s.locByKey[key]; ok {
-		return uint64(id) + 1
+		return uint32(id) + 1
 	}
 	loc := location{addr: frames[0].addr, lines: make([]line, 0, len(frames))}
 	failed := false
@@ -233,5 +233,5 @@ func (s *Symbols) location(pcs []uintptr, frames []frameInfo) uint64 {
 	id := int32(len(s.locs))
 	s.locs = append(s.locs, loc)
 	s.locByKey[key] = id
-	return uint64(id) + 1
+	return uint32(id) + 1
 }

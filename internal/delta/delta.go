@@ -10,7 +10,11 @@
 // this keeps what the SDK holds per such stack to a few words.
 package delta
 
-import "slices"
+import (
+	"hash/maphash"
+	"slices"
+	"unsafe"
+)
 
 // Values are the cumulative counters of one stack, already scaled the way the
 // profile reports them.
@@ -44,6 +48,7 @@ type Table struct {
 	cold    map[uint64]Values
 	window  uint32
 	keepFor uint32
+	seed    maphash.Seed // keys are only compared within the table
 
 	// locs is the arena of the hot entries' location IDs. Entries that
 	// leave the hot table leave their words behind as dead; EndWindow
@@ -69,6 +74,7 @@ func NewTable(keepFor int) *Table {
 		cold:    make(map[uint64]Values),
 		window:  1,
 		keepFor: uint32(keepFor),
+		seed:    maphash.MakeSeed(),
 	}
 }
 
@@ -112,16 +118,14 @@ func (t *Table) Len() int { return len(t.index) }
 // ColdLen returns the number of stacks kept only as cumulative values.
 func (t *Table) ColdLen() int { return len(t.cold) }
 
-// Hash returns the key of stack and tag (tag tells apart records that share
-// a stack, such as allocations of different sizes).
-func Hash(stack []uintptr, tag int64) uint64 {
-	h := uint64(0x9e3779b97f4a7c15) ^ uint64(tag)*0xff51afd7ed558ccd
-	for _, pc := range stack {
-		h ^= uint64(pc)
-		h *= 0xbf58476d1ce4e5b9
-		h ^= h >> 31
-	}
-	return h
+// hash returns the key of stack and tag (tag tells apart records that share
+// a stack, such as allocations of different sizes). It hashes the stack's
+// memory with the runtime's hash (hardware AES where available), twice as
+// fast as a word-by-word loop on the deep stacks profiles hold.
+func (t *Table) hash(stack []uintptr, tag int64) uint64 {
+	mem := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(stack))), uintptr(len(stack))*unsafe.Sizeof(uintptr(0)))
+	h := maphash.Bytes(t.seed, mem) ^ uint64(tag)*0xff51afd7ed558ccd
+	return h ^ h>>31
 }
 
 // Find returns the entry of stack and tag, whose cumulative values are now
@@ -136,7 +140,7 @@ func Hash(stack []uintptr, tag int64) uint64 {
 // if their hashes collide, which for a million stacks happens with odds of
 // about one in 10^7.
 func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
-	i, created := t.find(Hash(stack, tag), tag, cum, keep)
+	i, created := t.find(t.hash(stack, tag), tag, cum, keep)
 	if i < 0 {
 		return nil, false
 	}
@@ -147,7 +151,7 @@ func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entr
 // the runtime's listing: it first tries the entry met at that position in
 // the previous window, which saves a map lookup.
 func (t *Table) FindAt(fromEnd int, stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
-	key := Hash(stack, tag)
+	key := t.hash(stack, tag)
 	if fromEnd < len(t.prevOrder) {
 		if i := t.prevOrder[fromEnd]; i >= 0 {
 			if e := &t.entries[i]; e.live && e.key == key && e.tag == tag {
@@ -199,7 +203,7 @@ func (t *Table) find(key uint64, tag int64, cum Values, keep bool) (int32, bool)
 // the entry hot: the first window then holds only what happened after.
 func (t *Table) Baseline(stack []uintptr, tag int64, cum Values) {
 	if cum != (Values{}) {
-		t.cold[Hash(stack, tag)] = cum
+		t.cold[t.hash(stack, tag)] = cum
 	}
 }
 

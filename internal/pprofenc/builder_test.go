@@ -2,6 +2,7 @@ package pprofenc
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -138,6 +139,47 @@ func TestIDsAreSequentialInEveryProfile(t *testing.T) {
 			if m.ID != uint64(i+1) {
 				t.Fatalf("mapping %d has ID %d", i, m.ID)
 			}
+		}
+	}
+}
+
+// TestBuildersShareCompressorsSafely finishes profiles from several Builders
+// at once (as the collectors of two profilers in one process do): each
+// profile must hold its own samples, whichever compressor wrote it.
+func TestBuildersShareCompressorsSafely(t *testing.T) {
+	pcs := make([]uintptr, 64)
+	pcs = pcs[:stackHere(pcs)]
+	errs := make(chan string, 4)
+	for w := range 4 {
+		go func() {
+			sym := NewSymbols(nil)
+			b := NewBuilder(sym)
+			locs := sym.Stack(nil, pcs)
+			for i := range 20 {
+				want := int64(w*1000 + i)
+				b.Begin(Header{SampleTypes: []ValueType{{"samples", "count"}}})
+				b.Sample(locs, []int64{want}, nil)
+				var buf bytes.Buffer
+				if err := b.Finish(&buf); err != nil {
+					errs <- err.Error()
+					return
+				}
+				p, err := profile.Parse(&buf)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if len(p.Sample) != 1 || p.Sample[0].Value[0] != want {
+					errs <- fmt.Sprintf("builder %d profile %d: samples %v, want one of value %d", w, i, p.Sample, want)
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Error(e)
 		}
 	}
 }

@@ -47,6 +47,7 @@ type Profiler struct {
 type sink struct {
 	name string
 	c    collect.Collector
+	last int // bytes of its previous window, to size the next one's buffer
 }
 
 // Start reads cfg and the environment, starts the collectors and the
@@ -99,26 +100,26 @@ func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink
 		if err != nil {
 			return fail(err)
 		}
-		sinks = append(sinks, sink{upload.KindCPU, c})
+		sinks = append(sinks, sink{name: upload.KindCPU, c: c})
 	}
 	if s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) {
-		sinks = append(sinks, sink{upload.KindHeap, collect.NewHeap(collect.HeapOptions{
+		sinks = append(sinks, sink{name: upload.KindHeap, c: collect.NewHeap(collect.HeapOptions{
 			SampleTypes:   s.sampleTypes(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace),
 			DisableGCRuns: s.DisableGCRuns,
 		})})
 	}
 	if s.wants(ProfileGoroutines) {
-		sinks = append(sinks, sink{upload.KindGoroutines, collect.NewGoroutines()})
+		sinks = append(sinks, sink{name: upload.KindGoroutines, c: collect.NewGoroutines()})
 	}
 	if s.wants(ProfileMutexCount, ProfileMutexDuration) {
-		sinks = append(sinks, sink{upload.KindMutex, collect.NewMutex(collect.ContentionOptions{
+		sinks = append(sinks, sink{name: upload.KindMutex, c: collect.NewMutex(collect.ContentionOptions{
 			SampleTypes: s.sampleTypes(ProfileMutexCount, ProfileMutexDuration),
 			Rate:        s.MutexProfileFraction,
 			Logger:      info,
 		})})
 	}
 	if s.wants(ProfileBlockCount, ProfileBlockDuration) {
-		sinks = append(sinks, sink{upload.KindBlock, collect.NewBlock(collect.ContentionOptions{
+		sinks = append(sinks, sink{name: upload.KindBlock, c: collect.NewBlock(collect.ContentionOptions{
 			SampleTypes: s.sampleTypes(ProfileBlockCount, ProfileBlockDuration),
 			Rate:        s.BlockProfileRate,
 			Logger:      info,
@@ -189,7 +190,8 @@ func (p *Profiler) loop() {
 func (p *Profiler) cut() {
 	until := p.clock.Now()
 	ws := make([]upload.Window, 0, len(p.sinks))
-	for _, k := range p.sinks {
+	for i := range p.sinks {
+		k := &p.sinks[i]
 		data, err := p.collectOne(k, until)
 		if err != nil {
 			p.log.logf("error", "collecting %s profile: %v", k.name, err)
@@ -212,16 +214,19 @@ func (p *Profiler) cut() {
 
 // collectOne runs one collector, turning a panic into an error: nothing the
 // SDK does may crash the host program.
-func (p *Profiler) collectOne(k sink, until time.Time) (data []byte, err error) {
+func (p *Profiler) collectOne(k *sink, until time.Time) (data []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	var buf bytes.Buffer
-	if err := k.c.Collect(&buf, p.from, until); err != nil {
+	// One allocation of about the last window's size: the window's bytes
+	// belong to the queue until delivered, so the buffer is not reused.
+	buf := bytes.NewBuffer(make([]byte, 0, k.last+k.last/8))
+	if err := k.c.Collect(buf, p.from, until); err != nil {
 		return nil, err
 	}
+	k.last = buf.Len()
 	return buf.Bytes(), nil
 }
 

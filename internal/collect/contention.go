@@ -136,9 +136,9 @@ func newContention(name string, read func([]blockRecord) (int, bool), opts Conte
 
 	c.recs = readBlock(c.read, c.recs)
 	c.table.Reserve(0, len(c.recs), 0)
-	for i := range c.recs {
-		r := &c.recs[i]
-		c.table.Baseline(r.Stack, 0, c.cumulative(r))
+	for pos := range c.recs {
+		r := &c.recs[len(c.recs)-1-pos] // oldest first: see delta.Table.FindAt
+		c.table.BaselineAt(pos, r.Stack, 0, c.cumulative(r))
 	}
 	return c
 }
@@ -156,10 +156,10 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 	c.header.DurationNanos = until.Sub(from).Nanoseconds()
 	c.enc.Begin(c.header)
 	sym := c.enc.Symbols()
-	for i := range c.recs {
-		r := &c.recs[i]
+	for pos := range c.recs {
+		r := &c.recs[len(c.recs)-1-pos] // oldest first: see delta.Table.FindAt
 		cum := c.cumulative(r)
-		e, created := c.table.FindAt(len(c.recs)-1-i, r.Stack, 0, cum, false)
+		e, created := c.table.FindAt(pos, r.Stack, 0, cum, false)
 		if e == nil {
 			continue // unchanged since it went cold
 		}

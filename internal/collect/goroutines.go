@@ -60,7 +60,7 @@ func (g *Goroutines) Collect(w io.Writer, from, until time.Time) error {
 	sym := g.enc.Symbols()
 	for i := range g.recs {
 		stk := g.recs[i].Stack
-		e, created := g.table.FindAt(len(g.recs)-1-i, stk, 0, delta.Values{}, true)
+		e, created := g.table.Find(stk, 0, delta.Values{}, true) // stacks are copies: known by hash
 		if created {
 			g.locs = sym.Stack(g.locs[:0], stk)
 			g.table.SetLocs(e, g.locs)

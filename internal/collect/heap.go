@@ -96,13 +96,14 @@ func NewHeap(opts HeapOptions) *Heap {
 	rate := int64(runtime.MemProfileRate)
 	h.recs = readMem(h.recs)
 	h.table.Reserve(0, len(h.recs), 0)
-	for i := range h.recs {
-		r := &h.recs[i]
+	for pos := range h.recs {
+		r := &h.recs[len(h.recs)-1-pos] // oldest first: see delta.Table.FindAt
 		if r.AllocObjects == 0 {
+			h.table.SkipAt(pos, r.Stack)
 			continue
 		}
 		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
-		h.table.Baseline(r.Stack, r.AllocBytes/r.AllocObjects, delta.Values{objects, bytes})
+		h.table.BaselineAt(pos, r.Stack, r.AllocBytes/r.AllocObjects, delta.Values{objects, bytes})
 	}
 	return h
 }
@@ -139,16 +140,17 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		h.table.Reserve(n, 0, words)
 	}
 	sym := h.enc.Symbols()
-	for i := range h.recs {
-		r := &h.recs[i]
+	for pos := range h.recs {
+		r := &h.recs[len(h.recs)-1-pos] // oldest first: see delta.Table.FindAt
 		if r.AllocObjects == 0 {
+			h.table.SkipAt(pos, r.Stack)
 			continue
 		}
 		size := r.AllocBytes / r.AllocObjects
 		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
 		h.all[2], h.all[3] = scaleHeap(max(r.AllocObjects-r.FreeObjects, 0), max(r.AllocBytes-r.FreeBytes, 0), rate)
 		live := h.inuse && h.all[3] != 0
-		e, created := h.table.FindAt(len(h.recs)-1-i, r.Stack, size, delta.Values{objects, bytes}, live)
+		e, created := h.table.FindAt(pos, r.Stack, size, delta.Values{objects, bytes}, live)
 		if e == nil {
 			continue // no allocation since it went cold, and nothing live to show
 		}

@@ -181,6 +181,9 @@ func TestHeapWindowsSumToCumulativeChange(t *testing.T) {
 	for k, v := range sumFor(p, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange") {
 		total[k] += v
 	}
+	if !h.table.ByPosition() {
+		t.Error("the heap table fell back to hashing: the runtime's listing was not append-only")
+	}
 	after := runtimeProfile(t, "heap")
 	for _, typ := range []string{AllocObjects, AllocSpace} {
 		want := sumFor(after, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange")[typ] - sumFor(before, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange")[typ]

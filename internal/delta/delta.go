@@ -3,11 +3,18 @@
 // last reported, so the windows of a run sum exactly to the runtime's change
 // over the run; a value that did not grow reports zero, never less.
 //
-// Entries not touched for a few windows leave the hot table (their stack,
+// Entries not touched for a few windows leave the hot table (their
 // symbolized locations and bookkeeping) and only their last cumulative values
-// stay, keyed by a 64-bit hash of the stack, so that a stack that comes back
-// still reports only what is new. The runtime never forgets a stack either;
-// this keeps what the SDK holds per such stack to a few words.
+// stay, so that a stack that comes back still reports only what is new. The
+// runtime never forgets a stack either; this keeps what the SDK holds per
+// such stack to a few words.
+//
+// A table knows a stack in one of two ways. Records of an append-only
+// listing (the runtime's heap, mutex and block profiles: FindAt, BaselineAt,
+// SkipAt) are known by their position in it, checked against the address of
+// the runtime's copy of the stack, so an unchanged record costs two
+// comparisons and no hashing. Other records (Find, Baseline) are known by a
+// 64-bit hash of the stack.
 package delta
 
 import (
@@ -24,46 +31,68 @@ type Values [2]int64
 // live in an arena shared by the whole table, so a table of many thousand
 // entries is a few large allocations the garbage collector need not scan,
 // not one small one per stack. The stack itself is not kept: its 64-bit hash
-// names it, in the hot table as in the cold store.
+// names it.
 type Entry struct {
 	key  uint64
 	tag  int64
 	prev Values
 	locs span
+	slot int32  // position in the listing (FindAt), or -1 (Find)
 	seen uint32 // last window Touch was called in
 	live bool   // in the hot table (false: a free slot)
 }
 
-// span locates an entry's part of an arena.
-type span struct{ off, n uint32 }
-
 // Key returns the entry's hash key, stable for its stack and tag.
 func (e *Entry) Key() uint64 { return e.key }
 
+// span locates an entry's part of an arena.
+type span struct{ off, n uint32 }
+
+// slot is what a table remembers of the record at one position of a
+// listing. The runtime keeps each profile's records in a list it only ever
+// prepends to and never frees, and lists them newest first with their stacks
+// pointing into the records themselves: counted from the oldest, a position
+// always holds the same record, whose stack stays at the same address.
+// TestRuntimeListingIsAppendOnly (internal/collect) checks this; the address
+// and first PC are checked on every lookup as well, and a table that finds
+// them changed falls back to hashing (unorder).
+type slot struct {
+	stk  uintptr // address of the stack's first PC
+	pc0  uintptr // the first PC
+	key  uint64  // hash of stack and tag; 0 until the tag is known (SkipAt)
+	prev Values  // cumulative values while the record is cold
+	n    int32   // stack length
+	hot  int32   // index of its entry while hot, else -1
+}
+
 // Table holds the entries of one profile type.
 type Table struct {
-	index   map[uint64]int32
 	entries []Entry
 	free    []int32
-	cold    map[uint64]Values
+	hot     int // live entries
 	window  uint32
 	keepFor uint32
 	seed    maphash.Seed // keys are only compared within the table
+
+	// Records known by position (FindAt). unordered is set once a listing
+	// broke the positional contract; its records are then moved to index
+	// and cold and known by hash from then on.
+	slots     []slot
+	unordered bool
+
+	// Records known by hash (Find): hot entries by key, and the
+	// cumulative values of stacks that left the hot table.
+	index map[uint64]int32
+	cold  map[uint64]Values
 
 	// locs is the arena of the hot entries' location IDs. Entries that
 	// leave the hot table leave their words behind as dead; EndWindow
 	// compacts the arena once most of it is dead.
 	locs     []uint32
 	deadLocs int
-
-	// The runtime lists its records in a stable order (new stacks first),
-	// so the entry met at a position counted from the end of the previous
-	// listing is almost always the one met there now: FindAt checks it
-	// before hashing.
-	order, prevOrder []int32
 }
 
-// NewTable returns a table that moves an entry to the cold store once it
+// NewTable returns a table that moves an entry out of the hot table once it
 // has not been touched for keepFor windows.
 func NewTable(keepFor int) *Table {
 	if keepFor < 1 {
@@ -78,20 +107,17 @@ func NewTable(keepFor int) *Table {
 	}
 }
 
-// Reserve makes room for hot more hot entries, cold more cold ones and
-// words more location IDs, so that a first reading of
-// many records (the baseline, the first window) fills maps and arenas sized
-// once instead of growing them step by step: each step copies, and fresh
-// large allocations cost page faults.
-func (t *Table) Reserve(hot, cold, words int) {
+// Reserve makes room for hot more hot entries, listed more listing
+// positions and words more location IDs, so that a first reading of many
+// records (the baseline, the first window) fills arrays sized once instead
+// of growing them step by step: each step copies, and fresh large
+// allocations cost page faults.
+func (t *Table) Reserve(hot, listed, words int) {
 	if hot > 0 {
-		if len(t.index) == 0 {
-			t.index = make(map[uint64]int32, hot)
-		}
 		t.entries = slices.Grow(t.entries, hot)
 	}
-	if cold > 0 && len(t.cold) == 0 {
-		t.cold = make(map[uint64]Values, cold)
+	if listed > 0 {
+		t.slots = slices.Grow(t.slots, listed)
 	}
 	if words > 0 {
 		t.locs = slices.Grow(t.locs, words)
@@ -112,11 +138,24 @@ func (t *Table) SetLocs(e *Entry, locs []uint32) {
 	t.locs = append(t.locs, locs...)
 }
 
+// ByPosition reports whether the table still knows the records of a
+// listing by their position: false once a listing broke the append-only
+// contract of FindAt and the table fell back to hashing.
+func (t *Table) ByPosition() bool { return !t.unordered }
+
 // Len returns the number of hot entries.
-func (t *Table) Len() int { return len(t.index) }
+func (t *Table) Len() int { return t.hot }
 
 // ColdLen returns the number of stacks kept only as cumulative values.
-func (t *Table) ColdLen() int { return len(t.cold) }
+func (t *Table) ColdLen() int {
+	n := len(t.cold)
+	for i := range t.slots {
+		if t.slots[i].hot < 0 && t.slots[i].prev != (Values{}) {
+			n++
+		}
+	}
+	return n
+}
 
 // hash returns the key of stack and tag (tag tells apart records that share
 // a stack, such as allocations of different sizes). It hashes the stack's
@@ -125,7 +164,7 @@ func (t *Table) ColdLen() int { return len(t.cold) }
 func (t *Table) hash(stack []uintptr, tag int64) uint64 {
 	mem := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(stack))), uintptr(len(stack))*unsafe.Sizeof(uintptr(0)))
 	h := maphash.Bytes(t.seed, mem) ^ uint64(tag)*0xff51afd7ed558ccd
-	return h ^ h>>31
+	return (h ^ h>>31) | 1 // never 0, which a slot uses for "not hashed yet"
 }
 
 // Find returns the entry of stack and tag, whose cumulative values are now
@@ -140,63 +179,18 @@ func (t *Table) hash(stack []uintptr, tag int64) uint64 {
 // if their hashes collide, which for a million stacks happens with odds of
 // about one in 10^7.
 func (t *Table) Find(stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
-	i, created := t.find(t.hash(stack, tag), tag, cum, keep)
-	if i < 0 {
-		return nil, false
-	}
-	return &t.entries[i], created
-}
-
-// FindAt is Find for the record at position fromEnd, counted from the end of
-// the runtime's listing: it first tries the entry met at that position in
-// the previous window, which saves a map lookup.
-func (t *Table) FindAt(fromEnd int, stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
 	key := t.hash(stack, tag)
-	if fromEnd < len(t.prevOrder) {
-		if i := t.prevOrder[fromEnd]; i >= 0 {
-			if e := &t.entries[i]; e.live && e.key == key && e.tag == tag {
-				t.remember(fromEnd, i)
-				return e, false
-			}
-		}
-	}
-	i, created := t.find(key, tag, cum, keep)
-	t.remember(fromEnd, i)
-	if i < 0 {
-		return nil, false
-	}
-	return &t.entries[i], created
-}
-
-func (t *Table) remember(fromEnd int, i int32) {
-	for len(t.order) <= fromEnd {
-		t.order = append(t.order, -1)
-	}
-	t.order[fromEnd] = i
-}
-
-func (t *Table) find(key uint64, tag int64, cum Values, keep bool) (int32, bool) {
 	if i, ok := t.index[key]; ok {
-		return i, false
+		return &t.entries[i], false
 	}
 	prev := t.cold[key]
 	if prev == cum && !keep {
-		return -1, false
+		return nil, false
 	}
-	var i int32
-	if n := len(t.free); n > 0 {
-		i, t.free = t.free[n-1], t.free[:n-1]
-	} else {
-		t.entries = append(t.entries, Entry{})
-		i = int32(len(t.entries) - 1)
-	}
-	e := &t.entries[i]
-	e.key, e.tag, e.seen, e.live = key, tag, t.window, true
-	e.locs = span{}
-	e.prev = prev
 	delete(t.cold, key)
+	i := t.newEntry(key, tag, prev, -1)
 	t.index[key] = i
-	return i, true
+	return &t.entries[i], true
 }
 
 // Baseline records cum as the starting point of stack and tag without making
@@ -205,6 +199,101 @@ func (t *Table) Baseline(stack []uintptr, tag int64, cum Values) {
 	if cum != (Values{}) {
 		t.cold[t.hash(stack, tag)] = cum
 	}
+}
+
+// FindAt is Find for the record at position pos of an append-only listing,
+// counted from its oldest record: the records of each window must be passed
+// in that order, each position once, starting at 0. A record is known by
+// its position, so an unchanged cold one is skipped without hashing its
+// stack.
+func (t *Table) FindAt(pos int, stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
+	s := t.slotAt(pos, stack)
+	if s == nil {
+		return t.Find(stack, tag, cum, keep)
+	}
+	if s.key == 0 {
+		s.key = t.hash(stack, tag)
+	}
+	if s.hot >= 0 {
+		return &t.entries[s.hot], false
+	}
+	if s.prev == cum && !keep {
+		return nil, false
+	}
+	i := t.newEntry(s.key, tag, s.prev, int32(pos))
+	t.slots[pos].hot = i
+	return &t.entries[i], true
+}
+
+// BaselineAt is Baseline for the record at position pos of a listing, as
+// FindAt takes it.
+func (t *Table) BaselineAt(pos int, stack []uintptr, tag int64, cum Values) {
+	if s := t.slotAt(pos, stack); s != nil {
+		s.key = t.hash(stack, tag)
+		s.prev = cum
+		return
+	}
+	t.Baseline(stack, tag, cum)
+}
+
+// SkipAt passes over the record at position pos of a listing, which has
+// nothing to report yet and whose tag is not known (a heap record whose
+// allocations the runtime has not published), keeping the positions of
+// the records after it.
+func (t *Table) SkipAt(pos int, stack []uintptr) {
+	t.slotAt(pos, stack)
+}
+
+// slotAt returns the slot of the record at pos, making it if pos is the next
+// new position. It returns nil if the table knows records by hash, and
+// switches to that if the record is not the one it met at pos before.
+func (t *Table) slotAt(pos int, stack []uintptr) *slot {
+	if t.unordered || len(stack) == 0 {
+		return nil // an empty stack has no address to know it by
+	}
+	stk := uintptr(unsafe.Pointer(unsafe.SliceData(stack)))
+	if pos < len(t.slots) {
+		s := &t.slots[pos]
+		if s.stk == stk && s.pc0 == stack[0] && s.n == int32(len(stack)) {
+			return s
+		}
+	} else if pos == len(t.slots) {
+		t.slots = append(t.slots, slot{stk: stk, pc0: stack[0], n: int32(len(stack)), hot: -1})
+		return &t.slots[pos]
+	}
+	t.unorder()
+	return nil
+}
+
+// unorder moves what the table knows by position to what it knows by hash,
+// for good: the listing was not the append-only one FindAt takes.
+func (t *Table) unorder() {
+	t.unordered = true
+	for i := range t.slots {
+		s := &t.slots[i]
+		switch {
+		case s.hot >= 0:
+			t.entries[s.hot].slot = -1
+			t.index[s.key] = s.hot
+		case s.key != 0 && s.prev != (Values{}):
+			t.cold[s.key] = s.prev
+		}
+	}
+	t.slots = nil
+}
+
+// newEntry makes a hot entry for key, starting from prev.
+func (t *Table) newEntry(key uint64, tag int64, prev Values, pos int32) int32 {
+	var i int32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		t.entries = append(t.entries, Entry{})
+		i = int32(len(t.entries) - 1)
+	}
+	t.entries[i] = Entry{key: key, tag: tag, prev: prev, slot: pos, seen: t.window, live: true}
+	t.hot++
+	return i
 }
 
 // Delta returns what grew since the entry's last reading and remembers cum.
@@ -232,17 +321,22 @@ func (t *Table) EndWindow() {
 		if !e.live || t.window-e.seen < t.keepFor {
 			continue
 		}
-		if e.prev != (Values{}) {
-			t.cold[e.key] = e.prev
+		if e.slot >= 0 {
+			s := &t.slots[e.slot]
+			s.prev, s.hot = e.prev, -1
+		} else {
+			if e.prev != (Values{}) {
+				t.cold[e.key] = e.prev
+			}
+			delete(t.index, e.key)
 		}
-		delete(t.index, e.key)
 		e.live = false
+		t.hot--
 		t.deadLocs += int(e.locs.n)
 		e.locs = span{}
 		t.free = append(t.free, int32(i))
 	}
 	t.window++
-	t.order, t.prevOrder = t.prevOrder[:0], t.order
 	if t.deadLocs > len(t.locs)/2 {
 		t.compact()
 	}

@@ -2,13 +2,24 @@ package delta
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
 // TestRandomWindowsSumExactlyAndNeverNegative drives a table with synthetic
 // cumulative records over 1000 windows: stacks appear, stop changing (and so
-// leave the hot table), and come back; some exist before the baseline.
+// leave the hot table), and come back; some exist before the baseline. The
+// records are passed the three ways a table meets them: by hash (Find), as
+// an append-only listing (FindAt, like the runtime's profiles), and as a
+// listing that breaks that contract halfway, which must fall back to hashing
+// without losing or double counting anything.
 func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
+	for _, mode := range []string{"hash", "listing", "listing-reordered"} {
+		t.Run(mode, func(t *testing.T) { randomWindows(t, mode) })
+	}
+}
+
+func randomWindows(t *testing.T, mode string) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const stacks, windows = 300, 1000
 	type rec struct {
@@ -28,35 +39,52 @@ func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
 		recs[i].tag = int64(rng.IntN(3))
 	}
 	tab := NewTable(3)
-	visible := make([]bool, stacks) // the runtime lists a stack once it exists
+	// listed holds the records in the order they were first listed, like
+	// the runtime's append-only bucket lists.
+	var listed []int
 	for i := range recs {
 		if rng.IntN(2) == 0 {
-			visible[i] = true
 			recs[i].cum = Values{rng.Int64N(1000), rng.Int64N(1 << 40)}
 			recs[i].base = recs[i].cum
-			tab.Baseline(recs[i].stack, recs[i].tag, recs[i].cum)
+			if mode == "hash" {
+				tab.Baseline(recs[i].stack, recs[i].tag, recs[i].cum)
+			} else {
+				tab.BaselineAt(len(listed), recs[i].stack, recs[i].tag, recs[i].cum)
+			}
+			listed = append(listed, i)
 		}
+	}
+	isListed := make([]bool, stacks)
+	for _, i := range listed {
+		isListed[i] = true
 	}
 	sums := make([]Values, stacks)
 	for w := range windows {
 		for i := range recs {
-			r := &recs[i]
 			// Most stacks are quiet most of the time, so they go cold.
 			if rng.IntN(10) == 0 {
-				visible[i] = true
-				r.cum[0] += rng.Int64N(5)
-				r.cum[1] += rng.Int64N(1 << 20)
+				if !isListed[i] {
+					isListed[i] = true
+					listed = append(listed, i)
+				}
+				recs[i].cum[0] += rng.Int64N(5)
+				recs[i].cum[1] += rng.Int64N(1 << 20)
 			}
-			if !visible[i] {
-				continue
+		}
+		order := listed
+		if mode == "listing-reordered" && w >= windows/2 && w%2 == 0 {
+			order = slices.Clone(listed)
+			slices.Reverse(order)
+		}
+		for pos, i := range order {
+			r := &recs[i]
+			var e *Entry
+			var created bool
+			if mode == "hash" {
+				e, created = tab.Find(r.stack, r.tag, r.cum, false)
+			} else {
+				e, created = tab.FindAt(pos, r.stack, r.tag, r.cum, false)
 			}
-			// Half the windows list the records in reverse, so FindAt's
-			// guess from the previous window is often wrong.
-			pos := i
-			if w%4 < 2 {
-				pos = stacks - 1 - i
-			}
-			e, created := tab.FindAt(pos, r.stack, r.tag, r.cum, false)
 			if e == nil {
 				continue // unchanged and cold
 			}
@@ -94,6 +122,11 @@ func TestRandomWindowsSumExactlyAndNeverNegative(t *testing.T) {
 	}
 	if tab.Len()+tab.ColdLen() > stacks {
 		t.Errorf("hot %d + cold %d entries for %d stacks", tab.Len(), tab.ColdLen(), stacks)
+	}
+	if mode != "hash" {
+		if want := mode == "listing-reordered"; tab.unordered != want {
+			t.Errorf("listing known by hash: %v, want %v", tab.unordered, want)
+		}
 	}
 }
 

@@ -29,6 +29,7 @@ func main() {
 		rounds = flag.Int("rounds", 0, "rounds of (none, ours, peer) per scenario (default 5 with -full, 1 otherwise)")
 		only   = flag.String("variants", strings.Join(allVariants(), ","), "comma-separated variants to run (none must be among them)")
 		out    = flag.String("out", "", "directory to write RESULTS.md, overhead.svg and the SDKs' merged CPU profiles into (default overhead with -full, none otherwise)")
+		idle   = flag.Int("idle", 0, "run only the full plan's idle-rich scenario at this many stacks (5 rounds unless -rounds): for working on the SDK's idle cost")
 	)
 	flag.Parse()
 	p := smokePlan()
@@ -37,6 +38,11 @@ func main() {
 		if *out == "" {
 			*out = "overhead"
 		}
+	}
+	if *idle > 0 {
+		p = fullPlan()
+		p.scenarios = slices.DeleteFunc(p.scenarios, func(s scenario) bool { return s.name != "idle" })[:1]
+		p.scenarios[0].stacks = *idle
 	}
 	p.variants = strings.Split(*only, ",")
 	if !slices.Contains(p.variants, "none") {

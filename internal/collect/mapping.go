@@ -50,8 +50,18 @@ func parseMapsLine(line string) (pprofenc.Mapping, bool) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return m, false
 	}
-	// The path may contain spaces: it is everything after the inode.
-	_, rest, _ := strings.Cut(line, fields[4])
+	// The path may contain spaces: it is everything after the fifth
+	// field, the inode. (Searching for the inode's text instead finds it
+	// inside the address range: "0" is the inode of [vdso].)
+	rest := line
+	for range 5 {
+		rest = strings.TrimLeft(rest, " \t")
+		i := strings.IndexAny(rest, " \t")
+		if i < 0 {
+			return m, false
+		}
+		rest = rest[i:]
+	}
 	m.File = strings.TrimSuffix(strings.TrimSpace(rest), " (deleted)")
 	return m, m.File != ""
 }

@@ -54,6 +54,8 @@ type Heap struct {
 	labels []pprofenc.Label
 	locs   []uint32 // scratch for a new entry's location IDs
 
+	scale heapScale
+
 	gcCycles []metrics.Sample
 	lastGC   uint64
 }
@@ -102,7 +104,7 @@ func NewHeap(opts HeapOptions) *Heap {
 			h.table.SkipAt(pos, r.Stack)
 			continue
 		}
-		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
+		objects, bytes := h.scale.apply(r.AllocObjects, r.AllocBytes, rate)
 		h.table.BaselineAt(pos, r.Stack, r.AllocBytes/r.AllocObjects, delta.Values{objects, bytes})
 	}
 	return h
@@ -147,8 +149,8 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 			continue
 		}
 		size := r.AllocBytes / r.AllocObjects
-		objects, bytes := scaleHeap(r.AllocObjects, r.AllocBytes, rate)
-		h.all[2], h.all[3] = scaleHeap(max(r.AllocObjects-r.FreeObjects, 0), max(r.AllocBytes-r.FreeBytes, 0), rate)
+		objects, bytes := h.scale.apply(r.AllocObjects, r.AllocBytes, rate)
+		h.all[2], h.all[3] = h.scale.apply(max(r.AllocObjects-r.FreeObjects, 0), max(r.AllocBytes-r.FreeBytes, 0), rate)
 		live := h.inuse && h.all[3] != 0
 		e, created := h.table.FindAt(pos, r.Stack, size, delta.Values{objects, bytes}, live)
 		if e == nil {
@@ -182,11 +184,17 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 // Close releases nothing: the heap collector changes no runtime setting.
 func (h *Heap) Close() error { return nil }
 
-// scaleHeap undoes the runtime's heap sampling as runtime/pprof does: a
+// heapScale undoes the runtime's heap sampling as runtime/pprof does: a
 // record of objects of one size, sampled on average every rate bytes, stands
 // for count/(1-exp(-size/rate)) objects. The result is truncated the same
-// way, so values match runtime/pprof's to the unit.
-func scaleHeap(count, bytes, rate int64) (int64, int64) {
+// way, so values match runtime/pprof's to the unit. The factor depends only
+// on the average size and the rate, so the last one is kept: a record's
+// allocated and live values share it, and so do records of the same size.
+type heapScale struct {
+	avg, rate, factor float64
+}
+
+func (s *heapScale) apply(count, bytes, rate int64) (int64, int64) {
 	if count == 0 || bytes == 0 {
 		return 0, 0
 	}
@@ -194,6 +202,9 @@ func scaleHeap(count, bytes, rate int64) (int64, int64) {
 		return count, bytes
 	}
 	avg := float64(bytes) / float64(count)
-	scale := 1 / (1 - math.Exp(-avg/float64(rate)))
-	return int64(float64(count) * scale), int64(float64(bytes) * scale)
+	if avg != s.avg || float64(rate) != s.rate {
+		s.avg, s.rate = avg, float64(rate)
+		s.factor = 1 / (1 - math.Exp(-avg/float64(rate)))
+	}
+	return int64(float64(count) * s.factor), int64(float64(bytes) * s.factor)
 }

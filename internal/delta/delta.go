@@ -40,6 +40,11 @@ type Entry struct {
 	slot int32  // position in the listing (FindAt), or -1 (Find)
 	seen uint32 // last window Touch was called in
 	live bool   // in the hot table (false: a free slot)
+
+	// Skip is the caller's mark, kept while the entry stays hot and
+	// cleared when it is made again: a collector sets it on stacks it
+	// leaves out of its profile, so it decides once per stack.
+	Skip bool
 }
 
 // Key returns the entry's hash key, stable for its stack and tag.
@@ -62,7 +67,7 @@ type slot struct {
 	key  uint64  // hash of stack and tag; 0 until the tag is known (SkipAt)
 	prev Values  // cumulative values while the record is cold
 	n    int32   // stack length
-	hot  int32   // index of its entry while hot, else -1
+	hot  int32   // 1 + index of its entry while hot, else 0
 }
 
 // Table holds the entries of one profile type.
@@ -150,7 +155,7 @@ func (t *Table) Len() int { return t.hot }
 func (t *Table) ColdLen() int {
 	n := len(t.cold)
 	for i := range t.slots {
-		if t.slots[i].hot < 0 && t.slots[i].prev != (Values{}) {
+		if t.slots[i].hot == 0 && t.slots[i].prev != (Values{}) {
 			n++
 		}
 	}
@@ -202,10 +207,9 @@ func (t *Table) Baseline(stack []uintptr, tag int64, cum Values) {
 }
 
 // FindAt is Find for the record at position pos of an append-only listing,
-// counted from its oldest record: the records of each window must be passed
-// in that order, each position once, starting at 0. A record is known by
-// its position, so an unchanged cold one is skipped without hashing its
-// stack.
+// counted from its oldest record, in any order within a window. A record is
+// known by its position, so an unchanged cold one is skipped without hashing
+// its stack.
 func (t *Table) FindAt(pos int, stack []uintptr, tag int64, cum Values, keep bool) (e *Entry, created bool) {
 	s := t.slotAt(pos, stack)
 	if s == nil {
@@ -214,14 +218,14 @@ func (t *Table) FindAt(pos int, stack []uintptr, tag int64, cum Values, keep boo
 	if s.key == 0 {
 		s.key = t.hash(stack, tag)
 	}
-	if s.hot >= 0 {
-		return &t.entries[s.hot], false
+	if s.hot > 0 {
+		return &t.entries[s.hot-1], false
 	}
 	if s.prev == cum && !keep {
 		return nil, false
 	}
 	i := t.newEntry(s.key, tag, s.prev, int32(pos))
-	t.slots[pos].hot = i
+	t.slots[pos].hot = i + 1
 	return &t.entries[i], true
 }
 
@@ -244,22 +248,29 @@ func (t *Table) SkipAt(pos int, stack []uintptr) {
 	t.slotAt(pos, stack)
 }
 
-// slotAt returns the slot of the record at pos, making it if pos is the next
-// new position. It returns nil if the table knows records by hash, and
-// switches to that if the record is not the one it met at pos before.
+// slotAt returns the slot of the record at pos, making it if the table
+// has not met pos yet. It returns nil if the table knows records by hash,
+// and switches to that if the record is not the one it met at pos before.
 func (t *Table) slotAt(pos int, stack []uintptr) *slot {
 	if t.unordered || len(stack) == 0 {
 		return nil // an empty stack has no address to know it by
 	}
 	stk := uintptr(unsafe.Pointer(unsafe.SliceData(stack)))
-	if pos < len(t.slots) {
-		s := &t.slots[pos]
-		if s.stk == stk && s.pc0 == stack[0] && s.n == int32(len(stack)) {
-			return s
-		}
-	} else if pos == len(t.slots) {
-		t.slots = append(t.slots, slot{stk: stk, pc0: stack[0], n: int32(len(stack)), hot: -1})
-		return &t.slots[pos]
+	if pos >= len(t.slots) {
+		// Positions after the known ones are new records; a window may
+		// meet them newest first, so the ones before pos are made empty
+		// here and filled when met.
+		known := len(t.slots)
+		t.slots = slices.Grow(t.slots, pos+1-known)[:pos+1]
+		clear(t.slots[known:])
+	}
+	s := &t.slots[pos]
+	if s.stk == 0 {
+		*s = slot{stk: stk, pc0: stack[0], n: int32(len(stack))}
+		return s
+	}
+	if s.stk == stk && s.pc0 == stack[0] && s.n == int32(len(stack)) {
+		return s
 	}
 	t.unorder()
 	return nil
@@ -272,9 +283,9 @@ func (t *Table) unorder() {
 	for i := range t.slots {
 		s := &t.slots[i]
 		switch {
-		case s.hot >= 0:
-			t.entries[s.hot].slot = -1
-			t.index[s.key] = s.hot
+		case s.hot > 0:
+			t.entries[s.hot-1].slot = -1
+			t.index[s.key] = s.hot - 1
 		case s.key != 0 && s.prev != (Values{}):
 			t.cold[s.key] = s.prev
 		}
@@ -323,7 +334,7 @@ func (t *Table) EndWindow() {
 		}
 		if e.slot >= 0 {
 			s := &t.slots[e.slot]
-			s.prev, s.hot = e.prev, -1
+			s.prev, s.hot = e.prev, 0
 		} else {
 			if e.prev != (Values{}) {
 				t.cold[e.key] = e.prev

@@ -76,7 +76,14 @@ func randomWindows(t *testing.T, mode string) {
 			order = slices.Clone(listed)
 			slices.Reverse(order)
 		}
-		for pos, i := range order {
+		for k := range order {
+			// A window may meet a listing's records in either order:
+			// the runtime lists them newest first.
+			pos := k
+			if w%2 == 1 {
+				pos = len(order) - 1 - k
+			}
+			i := order[pos]
 			r := &recs[i]
 			var e *Entry
 			var created bool

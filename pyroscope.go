@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -123,6 +124,9 @@ func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink
 			SampleTypes: s.sampleTypes(ProfileBlockCount, ProfileBlockDuration),
 			Rate:        s.BlockProfileRate,
 			Logger:      info,
+			// The scheduler and the upload workers wait for the next
+			// window by design: not the program's blocking.
+			Own: []uintptr{reflect.ValueOf((*Profiler).loop).Pointer(), upload.WorkerEntry()},
 		})})
 	}
 	if s.wants(ProfileGoroutineLeak) {

@@ -465,6 +465,48 @@ func TestBlockProfileAfterRestart(t *testing.T) {
 	}
 }
 
+// The profiler's own goroutines wait for the next window and for uploads by
+// design, seconds per window: the block profile must show the program's
+// blocking, not theirs.
+func TestBlockProfileLeavesOutOwnWaits(t *testing.T) {
+	srv := newIngestServer(t)
+	p, err := start(Config{
+		ApplicationName: "app", ServerAddress: srv.URL,
+		ProfileTypes: []ProfileType{ProfileBlockCount, ProfileBlockDuration},
+	}, env(), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blockOnChannel(20 * time.Millisecond)
+	// Delivering the first window ends the upload workers' and the
+	// scheduler's first waits; the runtime records them then, so the
+	// window Stop cuts would hold them.
+	p.Flush(true)
+	blockOnChannel(20 * time.Millisecond)
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var windows int
+	var user int64
+	for _, r := range srv.all() {
+		if r.family() != "block" {
+			continue
+		}
+		windows++
+		user += valueOf(r.Profile, "delay", "blockOnChannel")
+		for _, s := range r.Profile.Sample {
+			for _, own := range []string{".(*Profiler).loop", ".(*Queue).work"} {
+				if stackHas(s, own) {
+					t.Errorf("block window %d holds the profiler's own wait in %s: %v", windows, own, s.Value)
+				}
+			}
+		}
+	}
+	if windows != 2 || user < (40*time.Millisecond).Nanoseconds() {
+		t.Errorf("%d block windows with %v of blockOnChannel delay, want 2 and at least 40ms", windows, time.Duration(user))
+	}
+}
+
 // Stop reports a final window that the server refused, not only one it never
 // reached.
 func TestStopReportsRejectedFinalWindow(t *testing.T) {

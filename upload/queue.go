@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -264,6 +265,11 @@ func (q *Queue) Stats() Stats {
 
 // work is one worker: it takes a batch, sends it, and records the outcome
 // until Close says to stop.
+// WorkerEntry returns the entry PC of the function a queue's goroutines
+// run, for collectors that leave the profiler's own waiting out of the
+// block profile (collect.ContentionOptions.Own).
+func WorkerEntry() uintptr { return reflect.ValueOf((*Queue).work).Pointer() }
+
 func (q *Queue) work() {
 	defer func() {
 		q.mu.Lock()

@@ -44,6 +44,13 @@ type ContentionOptions struct {
 	// Logger, when set, receives one informational line saying which rate
 	// the collector set.
 	Logger func(format string, args ...any)
+	// Own lists the entry PCs (as reflect.Value.Pointer gives them) of the
+	// functions the profiler's own goroutines run. The block profile leaves
+	// out records with a frame in one of them: those goroutines wait for
+	// the next window or upload by design, seconds per window that would
+	// otherwise top the program's block profile. The mutex profile keeps
+	// them: contention the profiler causes is the program's to know.
+	Own []uintptr
 }
 
 // Contention collects the mutex or the block profile as the change over
@@ -61,7 +68,8 @@ type Contention struct {
 	enc    *pprofenc.Builder
 	recs   []blockRecord
 	values []int64
-	locs   []uint32 // scratch for a new entry's location IDs
+	locs   []uint32  // scratch for a new entry's location IDs
+	own    []uintptr // block only: see ContentionOptions.Own
 }
 
 // NewMutex returns a collector of the mutex profile. If the runtime's mutex
@@ -91,6 +99,7 @@ func NewMutex(opts ContentionOptions) *Contention {
 // though the profile now holds records.
 func NewBlock(opts ContentionOptions) *Contention {
 	c := newContention("block", blockProfileInternal, opts)
+	c.own = opts.Own
 	n, _ := blockProfileInternal(nil)
 	if (n == 0 || blockRateRestored.Load()) && opts.Rate >= 0 {
 		rate := cmpOr(opts.Rate, DefaultBlockRate)
@@ -136,8 +145,8 @@ func newContention(name string, read func([]blockRecord) (int, bool), opts Conte
 
 	c.recs = readBlock(c.read, c.recs)
 	c.table.Reserve(0, len(c.recs), 0)
-	for pos := range c.recs {
-		r := &c.recs[len(c.recs)-1-pos] // oldest first: see delta.Table.FindAt
+	for i := range c.recs {
+		r, pos := &c.recs[i], len(c.recs)-1-i // pos counts from the oldest record
 		c.table.BaselineAt(pos, r.Stack, 0, c.cumulative(r))
 	}
 	return c
@@ -156,8 +165,8 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 	c.header.DurationNanos = until.Sub(from).Nanoseconds()
 	c.enc.Begin(c.header)
 	sym := c.enc.Symbols()
-	for pos := range c.recs {
-		r := &c.recs[len(c.recs)-1-pos] // oldest first: see delta.Table.FindAt
+	for i := range c.recs {
+		r, pos := &c.recs[i], len(c.recs)-1-i // pos counts from the oldest record
 		cum := c.cumulative(r)
 		e, created := c.table.FindAt(pos, r.Stack, 0, cum, false)
 		if e == nil {
@@ -166,12 +175,16 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 		if created {
 			c.locs = sym.Stack(c.locs[:0], sym.ExpandPhysical(r.Stack, c.depth))
 			c.table.SetLocs(e, c.locs)
+			e.Skip = c.isOwn(r.Stack)
 		}
 		d := e.Delta(cum)
 		if d == (delta.Values{}) {
 			continue
 		}
 		c.table.Touch(e)
+		if e.Skip {
+			continue
+		}
 		for j, col := range c.columns {
 			c.values[j] = d[col]
 		}
@@ -182,6 +195,21 @@ func (c *Contention) Collect(w io.Writer, from, until time.Time) error {
 		return fmt.Errorf("%s profile: %w", c.name, err)
 	}
 	return nil
+}
+
+// isOwn reports whether a frame of stack is in one of c.own. A frame's
+// function entry is its outermost function's, inlining included, so a wait
+// inlined into an own function still counts.
+func (c *Contention) isOwn(stack []uintptr) bool {
+	if len(c.own) == 0 {
+		return false
+	}
+	for _, pc := range stack {
+		if f := runtime.FuncForPC(pc - 1); f != nil && slices.Contains(c.own, f.Entry()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close restores the runtime rate the collector set, if it set one.

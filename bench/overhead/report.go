@@ -188,6 +188,8 @@ func idleTable(b *strings.Builder, res *results) {
 	s0 := idle[0]
 	w("## Idle-rich: live heap, mutex and block history over N stacks, %d parked goroutines, then %s idle at UploadRate %s\n\n", s0.parked, s0.idle, s0.uploadRate)
 	w("SDK CPU is the CPU the process used from Start to Stop minus the no-profiler run of the same round (which sleeps): it is all the profiler's. ")
+	w("It includes, for this SDK only, one more window per family than the UploadRate ticks: the one Stop cuts short, which this SDK collects and sends ")
+	w("(a forced GC and a full heap profile among it) and grafana/pyroscope-go v1.4 drops (its Stop uploads nothing). ")
 	w("Heap is `/memory/classes/heap/objects:bytes` after a forced GC before Stop, minus the no-profiler run. ")
 	w("Bytes are request bodies as sent (multipart framing included). Bytes/window is the steady state: per profile family, the uploads ")
 	w("other than the first (where grafana/pyroscope-go sends what happened before Start) and the last (cut short by Stop), as bytes per second ")

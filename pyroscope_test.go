@@ -441,19 +441,27 @@ func blockOnChannel(d time.Duration) {
 	<-ch
 }
 
+// startBlockOnly starts a profiler of the block profile alone on a fake
+// clock, so that only Flush and Stop cut windows.
+func startBlockOnly(t *testing.T, server string) *Profiler {
+	t.Helper()
+	p, err := start(Config{
+		ApplicationName: "app", ServerAddress: server,
+		ProfileTypes: []ProfileType{ProfileBlockCount, ProfileBlockDuration},
+	}, env(), newFakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // The block rate is process-wide and unreadable: after a first Start and
 // Stop set it and restored 0, a second Start in the same process must set it
 // again, or every block window it sends is empty.
 func TestBlockProfileAfterRestart(t *testing.T) {
 	for run := range 2 {
 		srv := newIngestServer(t)
-		p, err := start(Config{
-			ApplicationName: "app", ServerAddress: srv.URL,
-			ProfileTypes: []ProfileType{ProfileBlockCount, ProfileBlockDuration},
-		}, env(), newFakeClock())
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := startBlockOnly(t, srv.URL)
 		blockOnChannel(20 * time.Millisecond)
 		if err := p.Stop(); err != nil {
 			t.Fatal(err)
@@ -470,13 +478,7 @@ func TestBlockProfileAfterRestart(t *testing.T) {
 // blocking, not theirs.
 func TestBlockProfileLeavesOutOwnWaits(t *testing.T) {
 	srv := newIngestServer(t)
-	p, err := start(Config{
-		ApplicationName: "app", ServerAddress: srv.URL,
-		ProfileTypes: []ProfileType{ProfileBlockCount, ProfileBlockDuration},
-	}, env(), newFakeClock())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := startBlockOnly(t, srv.URL)
 	blockOnChannel(20 * time.Millisecond)
 	// Delivering the first window ends the upload workers' and the
 	// scheduler's first waits; the runtime records them then, so the

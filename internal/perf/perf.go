@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,8 +65,10 @@ type Sampler struct {
 
 // A process is one image of a pid: exec replaces it with a new one.
 type process struct {
-	pid  int
-	maps *symbolize.Process // nil when /proc/PID/maps could not be read
+	pid int
+	// maps is nil when /proc/PID/maps could not be read. The reader
+	// goroutine reads it while Profile may replace it with a fresher map.
+	maps atomic.Pointer[symbolize.Process]
 }
 
 type stackKey struct {
@@ -200,7 +203,9 @@ func listThreads(pid int) ([]int, error) {
 // snapshot reads the memory map of pid; on failure addresses stay unsymbolized.
 func (s *Sampler) snapshot(pid int) *process {
 	p := &process{pid: pid}
-	p.maps, _ = s.sym.Process(pid)
+	if maps, err := s.sym.Process(pid); err == nil {
+		p.maps.Store(maps)
+	}
 	return p
 }
 

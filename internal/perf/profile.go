@@ -109,16 +109,17 @@ func (b *profileBuilder) location(proc *process, addr uint64, isReturn bool) *pr
 	loc := &profile.Location{ID: uint64(len(b.p.Location) + 1), Address: addr}
 	b.locations[key] = loc
 	b.p.Location = append(b.p.Location, loc)
-	if proc.maps == nil {
+	maps := proc.maps.Load()
+	if maps == nil {
 		return loc
 	}
-	m, frames := proc.maps.Lookup(lookup)
+	m, frames := maps.Lookup(lookup)
 	if m == nil && !b.refreshed[proc] {
 		// Mapped after the snapshot (dlopen, JIT): read the map again, once.
 		b.refreshed[proc] = true
-		if fresh, err := proc.maps.Refresh(); err == nil {
-			proc.maps = fresh
-			m, frames = proc.maps.Lookup(lookup)
+		if fresh, err := maps.Refresh(); err == nil {
+			proc.maps.Store(fresh)
+			m, frames = fresh.Lookup(lookup)
 		}
 	}
 	if m == nil {

@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/symbolize"
 )
 
 // livenessInterval is how often the reader checks /proc for processes whose
@@ -151,8 +153,8 @@ func (s *Sampler) sample(pid int, ips []byte, top []byte) {
 		p = s.snapshot(pid)
 		s.procs[pid] = p
 	}
-	if top != nil && len(stack) >= 8 && p.maps != nil && runtime.GOARCH == "amd64" {
-		stack = s.addFramelessCaller(p, stack, top)
+	if maps := p.maps.Load(); top != nil && len(stack) >= 8 && maps != nil && runtime.GOARCH == "amd64" {
+		stack = s.addFramelessCaller(maps, stack, top)
 	}
 	s.stacks[stackKey{proc: p, stack: unsafe.String(unsafe.SliceData(stack), len(stack))}]++
 }
@@ -182,7 +184,7 @@ func (s *Sampler) closeDoneIfEmpty() {
 // first instruction. The frame pointer then still points at the caller's
 // frame, so the walk goes from the leaf to the caller's caller, and the
 // caller's return address is the word at the stack pointer (top).
-func (s *Sampler) addFramelessCaller(p *process, stack, top []byte) []byte {
+func (s *Sampler) addFramelessCaller(maps *symbolize.Process, stack, top []byte) []byte {
 	leaf := binary.NativeEndian.Uint64(stack)
 	ret := binary.NativeEndian.Uint64(top)
 	if len(stack) >= 16 && binary.NativeEndian.Uint64(stack[8:]) == ret {
@@ -191,7 +193,7 @@ func (s *Sampler) addFramelessCaller(p *process, stack, top []byte) []byte {
 	// Go's line table says exactly where the frame exists; elsewhere the
 	// word is trusted only if the instruction before it calls the leaf's
 	// function directly.
-	if !p.maps.ReturnAddressAtSP(leaf) && !p.maps.CallsInto(ret, leaf) {
+	if !maps.ReturnAddressAtSP(leaf) && !maps.CallsInto(ret, leaf) {
 		return stack
 	}
 	out := make([]byte, 0, len(stack)+8)

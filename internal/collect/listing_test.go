@@ -3,6 +3,7 @@ package collect
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -42,11 +43,11 @@ func TestRuntimeListingIsAppendOnly(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		read     func() []stackAt
-		newStack func(i int)
+		newStack func(int)
 	}{
-		{"heap", heapStacks, func(i int) { allocKnown(10+i, 64*(i+1)); runtime.GC() }},
-		{"mutex", blockStacks(mutexProfileInternal), func(i int) { holdLock(&mu, i, time.Millisecond) }},
-		{"block", blockStacks(blockProfileInternal), func(i int) { waitOnChan(i+1, time.Millisecond) }},
+		{"heap", heapStacks, func(int) { atNewStack(func() { allocKnown(10, 64) }); runtime.GC() }},
+		{"mutex", blockStacks(mutexProfileInternal), func(int) { atNewStack(func() { holdLock(&mu, 1, time.Millisecond) }) }},
+		{"block", blockStacks(blockProfileInternal), func(int) { atNewStack(func() { waitOnChan(1, time.Millisecond) }) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.newStack(0)
@@ -69,3 +70,29 @@ func TestRuntimeListingIsAppendOnly(t *testing.T) {
 		})
 	}
 }
+
+// stackCode numbers the call stacks atNewStack makes, across every run of
+// the test (-count), so that each call is at a stack the runtime has not
+// recorded yet.
+var stackCode atomic.Uint32
+
+// atNewStack runs f under a call stack no earlier call made: 16 frames of
+// viaA or viaB, one per bit of a fresh code.
+func atNewStack(f func()) { via(stackCode.Add(1), 16, f) }
+
+func via(code uint32, bits int, f func()) {
+	switch {
+	case bits == 0:
+		f()
+	case code&1 == 0:
+		viaA(code>>1, bits-1, f)
+	default:
+		viaB(code>>1, bits-1, f)
+	}
+}
+
+//go:noinline
+func viaA(code uint32, bits int, f func()) { via(code, bits, f) }
+
+//go:noinline
+func viaB(code uint32, bits int, f func()) { via(code, bits, f) }

@@ -200,9 +200,10 @@ func TestBackendsReceiveEquivalentProfiles(t *testing.T) {
 	const (
 		app       = "equiv.app"
 		token     = "backend-token"
-		n, size   = 32, 2 << 20 // objects far above the 512 KiB sampling rate keep the sampled total within a few percent
+		n, size   = 32, 2 << 20
 		cpuFamily = "cpu"
 	)
+	sampleEveryAllocation(t)
 	backends := []struct {
 		name  string
 		setup func(t *testing.T, run *backendRun) Config
@@ -295,9 +296,8 @@ func TestBackendsReceiveEquivalentProfiles(t *testing.T) {
 			t.Errorf("%s: no CPU samples in burnCPU", b.name)
 		}
 		if p := run.profiles["heap"]; p != nil {
-			got, want := valueOf(p, "alloc_space", "allocKnown"), int64(n*size)
-			if got < want*8/10 || got > want*12/10 {
-				t.Errorf("%s: alloc_space in allocKnown = %d, want %d within sampling error (20%%)", b.name, got, want)
+			if got, want := allocatedOfSize(p, "allocKnown", size), int64(n*size); got != want {
+				t.Errorf("%s: alloc_space in allocKnown = %d, want %d", b.name, got, want)
 			}
 		}
 	}

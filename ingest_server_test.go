@@ -102,6 +102,21 @@ func (r received) family() string {
 
 // valueOf sums sample type typ over samples whose stack contains fn.
 func valueOf(p *profile.Profile, typ, fn string) int64 {
+	return valueWhere(p, typ, fn, func(*profile.Sample) bool { return true })
+}
+
+// allocatedOfSize sums alloc_space over the heap samples of objects of size
+// bytes whose stack contains fn: what fn allocated itself, without what the
+// runtime allocated on the same stack (a GC that fn's allocation started).
+func allocatedOfSize(p *profile.Profile, fn string, size int64) int64 {
+	return valueWhere(p, "alloc_space", fn, func(s *profile.Sample) bool {
+		return len(s.NumLabel["bytes"]) == 1 && s.NumLabel["bytes"][0] == size
+	})
+}
+
+// valueWhere sums sample type typ over samples whose stack contains fn and
+// that keep accepts.
+func valueWhere(p *profile.Profile, typ, fn string, keep func(*profile.Sample) bool) int64 {
 	idx := -1
 	for i, st := range p.SampleType {
 		if st.Type == typ {
@@ -113,7 +128,7 @@ func valueOf(p *profile.Profile, typ, fn string) int64 {
 	}
 	var sum int64
 	for _, s := range p.Sample {
-		if stackHas(s, fn) {
+		if stackHas(s, fn) && keep(s) {
 			sum += s.Value[idx]
 		}
 	}

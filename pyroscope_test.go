@@ -88,14 +88,25 @@ func cpuTime() time.Duration {
 
 var keepAlive [][]byte
 
-// allocKnown allocates n objects of size bytes each.
+// allocKnown allocates n objects of size bytes each, and nothing else.
 //
 //go:noinline
 func allocKnown(n, size int) {
 	for range n {
-		keepAlive = append(keepAlive, make([]byte, size))
+		allocSink = make([]byte, size)
 	}
-	keepAlive = nil
+	allocSink = nil
+}
+
+// allocSink makes allocKnown's objects escape to the heap.
+var allocSink []byte
+
+// sampleEveryAllocation sets runtime.MemProfileRate to 1 for the test, so
+// heap values are exact rather than estimates with a sampling error.
+func sampleEveryAllocation(t *testing.T) {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 1
+	t.Cleanup(func() { runtime.MemProfileRate = old })
 }
 
 //go:noinline
@@ -122,6 +133,7 @@ func waitFor(t *testing.T, s *ingestServer, family string) received {
 }
 
 func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
+	sampleEveryAllocation(t)
 	allocBeforeStart(500, 64<<10)
 	srv := newIngestServer(t)
 	clk := newFakeClock()
@@ -181,11 +193,11 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 	var got int64
 	for _, r := range srv.all() {
 		if r.family() == "heap" {
-			got += valueOf(r.Profile, "alloc_space", "allocKnown")
+			got += allocatedOfSize(r.Profile, "allocKnown", size)
 		}
 	}
-	if exp := int64(n * size); got < exp*8/10 || got > exp*12/10 {
-		t.Errorf("alloc_space in allocKnown = %d, want %d within sampling error (20%%)", got, exp)
+	if got != n*size {
+		t.Errorf("alloc_space in allocKnown summed over the windows = %d, want %d", got, n*size)
 	}
 	if cfg := heap.Config["inuse_space"]; cfg["aggregation"] != "average" {
 		t.Errorf("sample_type_config for inuse_space = %v, want aggregation average", cfg)

@@ -23,6 +23,17 @@ type Destination struct {
 	log     leveledLogger
 	queue   *upload.Queue
 	backend upload.Backend
+
+	// finalFrom, once marked, is the drop count from before the last
+	// windows were cut: Close reports the drops since then, including a
+	// window the server refused before Close began.
+	finalFrom int64
+	marked    bool
+}
+
+// markFinal notes that the windows pushed from now on are the last ones.
+func (d *Destination) markFinal() {
+	d.finalFrom, d.marked = d.queue.Stats().Dropped, true
 }
 
 // NewDestination resolves cfg against the PYROSCOPE_* environment exactly as
@@ -117,9 +128,13 @@ func (d *Destination) Flush(ctx context.Context) error { return d.queue.Flush(ct
 // Close delivers what is queued until ctx is done, closes the backend's
 // connections and returns an error saying how many windows were not
 // delivered, if any: those still queued at the deadline and those the server
-// refused while Close ran (a rejected token, say).
+// refused while Close ran (a rejected token, say), or, when a Profiler is
+// stopping, since its Stop began.
 func (d *Destination) Close(ctx context.Context) error {
 	before := d.queue.Stats().Dropped
+	if d.marked {
+		before = d.finalFrom
+	}
 	n, err := d.queue.Close(ctx)
 	if c, ok := d.backend.(io.Closer); ok {
 		c.Close()

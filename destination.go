@@ -24,15 +24,18 @@ type Destination struct {
 	queue   *upload.Queue
 	backend upload.Backend
 
-	// finalFrom, once marked, is the drop count from before the last
-	// windows were cut: Close reports the drops since then, including a
-	// window the server refused before Close began.
+	// finalFrom, once marked (MarkFinal), is the drop count from before
+	// the last windows were cut: Close reports the drops since then,
+	// including a window the server refused before Close began. Both are
+	// set and read by the goroutine that closes.
 	finalFrom int64
 	marked    bool
 }
 
-// markFinal notes that the windows pushed from now on are the last ones.
-func (d *Destination) markFinal() {
+// MarkFinal notes that the windows pushed from now on are the last ones,
+// before they are cut: Close then also reports those the server refused
+// before Close began. Profiler.Stop calls it.
+func (d *Destination) MarkFinal() {
 	d.finalFrom, d.marked = d.queue.Stats().Dropped, true
 }
 
@@ -128,8 +131,7 @@ func (d *Destination) Flush(ctx context.Context) error { return d.queue.Flush(ct
 // Close delivers what is queued until ctx is done, closes the backend's
 // connections and returns an error saying how many windows were not
 // delivered, if any: those still queued at the deadline and those the server
-// refused while Close ran (a rejected token, say), or, when a Profiler is
-// stopping, since its Stop began.
+// refused while Close ran (a rejected token, say), or since MarkFinal.
 func (d *Destination) Close(ctx context.Context) error {
 	before := d.queue.Stats().Dropped
 	if d.marked {

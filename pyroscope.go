@@ -271,7 +271,7 @@ func (p *Profiler) Stop() error {
 // StopContext is Stop with the delivery deadline taken from ctx.
 func (p *Profiler) StopContext(ctx context.Context) error {
 	p.stopOnce.Do(func() {
-		p.dst.markFinal() // before the last cut: its refusals count even if quick
+		p.dst.MarkFinal() // before the last cut: its refusals count even if quick
 		close(p.stopCh)
 		<-p.done
 		if err := p.dst.Close(ctx); err != nil {

@@ -124,6 +124,7 @@ loop:
 			break loop
 		}
 	}
+	dst.MarkFinal()
 	cpu.cut(time.Now())
 	cpu.close()
 	if err := dst.close(); err != nil {
@@ -194,6 +195,7 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 	}
 	sig := <-sigs
 	log.infof("%v: sending the last windows", sig)
+	dst.MarkFinal()
 	stop()
 	wg.Wait()
 	if err := dst.close(); err != nil {

@@ -145,6 +145,7 @@ loop:
 			break loop
 		}
 	}
+	dst.MarkFinal()
 	if cpu != nil {
 		cpu.cut(time.Now())
 		cpu.close()

@@ -86,8 +86,14 @@ func TestParca(t *testing.T) {
 			return err
 		}
 		for typ, want := range parcaTypes {
+			// Live heap and goroutine counts are snapshots; the rest
+			// are changes over a window, which Parca calls delta.
+			delta := typ != pyroscope.ProfileInuseSpace && typ != pyroscope.ProfileInuseObjects && typ != pyroscope.ProfileGoroutines
 			for _, pt := range resp.Types {
 				if pt.Name == want.name && pt.SampleType == want.sampleType {
+					if pt.Delta != delta {
+						return fmt.Errorf("%s: stored as %s, want delta=%v", typ, pt.query(), delta)
+					}
 					found[typ] = pt
 				}
 			}

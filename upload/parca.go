@@ -199,11 +199,13 @@ func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
 		if err != nil {
 			return series{}, err
 		}
-		s := series{labels: ls, data: stampProfile(w.Data, w.From, w.Until)}
+		s := series{labels: ls, profiles: parcaProfiles(w)}
 		// RawProfileSeries: labels = 1 (a LabelSet whose labels = 1),
 		// samples = 2 (RawSample whose raw_profile = 1).
-		sampleSize := protowire.SizeBytesField(1, len(s.data))
-		s.size = protowire.SizeBytesField(1, sizeLabels(1, ls)) + protowire.SizeBytesField(2, sampleSize)
+		s.size = protowire.SizeBytesField(1, sizeLabels(1, ls))
+		for _, data := range s.profiles {
+			s.size += protowire.SizeBytesField(2, protowire.SizeBytesField(1, len(data)))
+		}
 		return s, nil
 	})
 	if err != nil {
@@ -215,10 +217,58 @@ func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
 		b = protowire.AppendBytesHeader(b, 2, s.size)
 		b = protowire.AppendBytesHeader(b, 1, sizeLabels(1, s.labels))
 		b = appendLabels(b, 1, s.labels)
-		b = protowire.AppendBytesHeader(b, 2, protowire.SizeBytesField(1, len(s.data)))
-		b = protowire.AppendBytes(b, 1, s.data)
+		for _, data := range s.profiles {
+			b = protowire.AppendBytesHeader(b, 2, protowire.SizeBytesField(1, len(data)))
+			b = protowire.AppendBytes(b, 1, data)
+		}
 	}
 	return b, len(all), nil
+}
+
+// snapshotTypes are the sample types that hold a state at the end of a
+// window, not a change over it.
+var snapshotTypes = map[string]bool{"inuse_objects": true, "inuse_space": true, "goroutine": true}
+
+// parcaProfiles returns the profiles of w as Parca should store them. Parca
+// takes a non-zero duration_nanos to mean a delta, which it sums over time,
+// and a zero one to mean a snapshot. Live heap (inuse_*) and goroutine
+// counts are snapshots at the window's end, so they go in a profile of
+// their own, stamped at the window's end with no duration; the changes
+// (alloc_* and the rest) keep the window's bounds. Data that does not parse
+// is passed on stamped, for the server to judge.
+func parcaProfiles(w *Window) [][]byte {
+	stamped := func() [][]byte { return [][]byte{stampProfile(w.Data, w.From, w.Until)} }
+	raw, err := gunzipped(w.Data)
+	if err != nil {
+		return stamped()
+	}
+	types, ok := sampleTypeNames(raw)
+	if !ok {
+		return stamped()
+	}
+	var changes, snapshots []int
+	for i, name := range types {
+		if snapshotTypes[name] {
+			snapshots = append(snapshots, i)
+		} else {
+			changes = append(changes, i)
+		}
+	}
+	if len(snapshots) == 0 {
+		return stamped()
+	}
+	var out [][]byte
+	if len(changes) > 0 {
+		timeNanos, durationNanos, _ := scanProfileTimes(raw)
+		if timeNanos == 0 {
+			timeNanos = w.From.UnixNano()
+		}
+		if durationNanos == 0 {
+			durationNanos = w.Until.Sub(w.From).Nanoseconds()
+		}
+		out = append(out, gzipped(keepSampleTypes(raw, changes, timeNanos, durationNanos)))
+	}
+	return append(out, gzipped(keepSampleTypes(raw, snapshots, w.Until.UnixNano(), 0)))
 }
 
 // gRPC status codes; connect uses the same codes under snake_case names.

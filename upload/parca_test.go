@@ -1,6 +1,7 @@
 package upload
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,15 +12,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -321,12 +325,80 @@ func TestParcaWriteRaw(t *testing.T) {
 				if got := c.req.labels(i); fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("series %d labels %v, want %v", i, got, want)
 				}
-				if len(c.req.Series[i].Samples) != 1 {
-					t.Fatalf("series %d has %d samples, want 1", i, len(c.req.Series[i].Samples))
+				var raws [][]byte
+				for _, smp := range c.req.Series[i].Samples {
+					raws = append(raws, smp.RawProfile)
 				}
-				checkReceivedProfile(t, windows[i].Name, c.req.Series[i].Samples[0].RawProfile)
+				checkParcaSeries(t, windows[i], raws)
 			}
 		})
+	}
+}
+
+// checkParcaSeries checks the profiles Parca received for window w: changes
+// over the window keep its bounds, while snapshots (inuse_*, goroutine) come
+// in a profile of their own, at the window's end with no duration, since
+// Parca takes any duration to mean a delta; and the split loses no value.
+func checkParcaSeries(t *testing.T, w Window, raws [][]byte) {
+	t.Helper()
+	orig, err := profile.ParseData(w.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := map[string]int64{}, map[string]int64{}
+	sum := func(p *profile.Profile, into map[string]int64) {
+		for _, s := range p.Sample {
+			for i, st := range p.SampleType {
+				into[st.Type] += s.Value[i]
+			}
+		}
+	}
+	sum(orig, want)
+	maps.DeleteFunc(want, func(_ string, v int64) bool { return v == 0 }) // no sample carries them
+	var changes, snapshots int
+	for _, raw := range raws {
+		p, err := profile.ParseData(raw)
+		if err != nil {
+			t.Fatalf("%s: received bytes do not parse as pprof: %v", w.Name, err)
+		}
+		sum(p, got)
+		snap := snapshotTypes[p.SampleType[0].Type]
+		for _, st := range p.SampleType {
+			if snapshotTypes[st.Type] != snap {
+				t.Errorf("%s: one profile mixes snapshot and change types: %v", w.Name, p.SampleType)
+			}
+		}
+		if !snap {
+			changes++
+			if w.Name == KindCPU {
+				checkReceivedProfile(t, w.Name, raw)
+			} else if wantTime := cmp.Or(orig.TimeNanos, w.From.UnixNano()); p.TimeNanos != wantTime || p.DurationNanos != int64(w.Until.Sub(w.From)) {
+				t.Errorf("%s: time_nanos=%d duration_nanos=%d, want the profile's own time or the window's start, %d, and the window's length, %d",
+					w.Name, p.TimeNanos, p.DurationNanos, wantTime, w.Until.Sub(w.From))
+			}
+			continue
+		}
+		snapshots++
+		if p.TimeNanos != w.Until.UnixNano() || p.DurationNanos != 0 {
+			t.Errorf("%s snapshot: time_nanos=%d duration_nanos=%d, want the window's end %d and 0",
+				w.Name, p.TimeNanos, p.DurationNanos, w.Until.UnixNano())
+		}
+		for _, s := range p.Sample {
+			if !slices.ContainsFunc(s.Value, func(v int64) bool { return v != 0 }) {
+				t.Errorf("%s snapshot: a sample with only zeros was kept", w.Name)
+				break
+			}
+		}
+	}
+	if w.Name == KindGoroutines && !hasFunction(orig, "parkedInBackendTest") {
+		t.Errorf("goroutines: the test window holds no parkedInBackendTest stack")
+	}
+	wantShape := map[string][2]int{KindCPU: {1, 0}, KindGoroutines: {0, 1}, KindHeap: {1, 1}}[w.Name]
+	if [2]int{changes, snapshots} != wantShape {
+		t.Errorf("%s: %d change and %d snapshot profiles, want %d and %d", w.Name, changes, snapshots, wantShape[0], wantShape[1])
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s: values per sample type %v after the split, want %v", w.Name, got, want)
 	}
 }
 

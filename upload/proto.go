@@ -1,11 +1,8 @@
 package upload
 
 import (
-	"bytes"
-	"compress/gzip"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -50,13 +47,14 @@ func appendLabels(b []byte, field int, labels []label) []byte {
 }
 
 // A series is one window ready for a push or Parca request: its labels, its
-// stamped profile, the push sample ID (empty for Parca), and the size of the
-// series message that holds them.
+// stamped profile or profiles, the push sample ID (empty for Parca), and the
+// size of the series message that holds them.
 type series struct {
-	labels []label
-	data   []byte
-	id     string
-	size   int
+	labels   []label
+	data     []byte   // push: the one profile
+	profiles [][]byte // parca: one or more profiles (parcaProfiles)
+	id       string
+	size     int
 }
 
 // fitSeries prepares the series of the longest prefix of batch that fits
@@ -157,17 +155,9 @@ const (
 // values are appended rather than the profile being re-encoded. Data that
 // does not parse is returned unchanged for the server to judge.
 func stampProfile(data []byte, from, until time.Time) []byte {
-	raw, gzipped := data, false
-	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return data
-		}
-		raw, err = io.ReadAll(zr)
-		if err != nil {
-			return data
-		}
-		gzipped = true
+	raw, err := gunzipped(data)
+	if err != nil {
+		return data
 	}
 	timeNanos, durationNanos, ok := scanProfileTimes(raw)
 	if !ok {
@@ -185,14 +175,10 @@ func stampProfile(data []byte, from, until time.Time) []byte {
 		fixed = protowire.AppendTag(fixed, pprofDurationNanos, protowire.Varint)
 		fixed = protowire.AppendVarint(fixed, uint64(until.Sub(from)))
 	}
-	if !gzipped {
+	if !isGzip(data) {
 		return fixed
 	}
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	zw.Write(fixed)
-	zw.Close()
-	return out.Bytes()
+	return gzipped(fixed)
 }
 
 // scanProfileTimes reads the top-level time_nanos and duration_nanos of an

@@ -82,6 +82,10 @@ func start(cfg Config, env lookupEnv, clk clock) (*Profiler, error) {
 	p.from = clk.Now()
 	go p.loop()
 	p.log.logf("info", "profiling %s: %v", dst, p.s.types)
+	if s := p.s; s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace, ProfileGoroutines,
+		ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration) {
+		p.log.logf("info", "%s", collect.Path())
+	}
 	return p, nil
 }
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
 )
 
 func TestMain(m *testing.M) {
@@ -566,4 +568,36 @@ func (l recordingLogger) write(f string, a []any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.out, f+"\n", a...)
+}
+
+// Start says once, at info, how the runtime's profiles are read: through
+// the runtime's records on a release the SDK was checked against, through
+// runtime/pprof's public API otherwise.
+func TestStartLogsHowProfilesAreRead(t *testing.T) {
+	for _, tc := range []struct {
+		types []ProfileType
+		want  int
+	}{
+		{[]ProfileType{ProfileGoroutines, ProfileInuseSpace, ProfileMutexCount}, 1},
+		{[]ProfileType{ProfileCPU}, 0},
+	} {
+		var logs strings.Builder
+		var mu sync.Mutex
+		p, err := start(Config{
+			ApplicationName: "app", ServerAddress: "file://" + t.TempDir(),
+			ProfileTypes: tc.types,
+			Logger:       recordingLogger{&mu, &logs},
+		}, env("PYROSCOPE_LOG_LEVEL", "info"), newFakeClock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if got := strings.Count(logs.String(), collect.Path()); got != tc.want {
+			t.Errorf("types %v: the line %q is logged %d times, want %d; log:\n%s", tc.types, collect.Path(), got, tc.want, logs.String())
+		}
+		mu.Unlock()
+	}
 }

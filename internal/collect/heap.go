@@ -40,22 +40,25 @@ var heapTypes = [4]pprofenc.ValueType{
 	{Type: InuseSpace, Unit: "bytes"},
 }
 
-// heapColumns returns the indexes into heapTypes of the sample types opts
-// asks for, in heapTypes' order, and their value types: all four when it
-// asks for none it knows.
-func heapColumns(opts HeapOptions) ([]int, []pprofenc.ValueType) {
+// pickColumns returns the indexes into types of the sample types asked for,
+// in types' order, and their value types: all of them when asked names none
+// of them.
+func pickColumns(asked []string, types []pprofenc.ValueType) ([]int, []pprofenc.ValueType) {
 	var columns []int
-	var types []pprofenc.ValueType
-	for i, vt := range heapTypes {
-		if len(opts.SampleTypes) == 0 || slices.Contains(opts.SampleTypes, vt.Type) {
+	var picked []pprofenc.ValueType
+	for i, vt := range types {
+		if len(asked) == 0 || slices.Contains(asked, vt.Type) {
 			columns = append(columns, i)
-			types = append(types, vt)
+			picked = append(picked, vt)
 		}
 	}
-	if len(columns) == 0 { // only unknown names: fall back to all four
-		return []int{0, 1, 2, 3}, heapTypes[:]
+	if len(columns) == 0 { // only unknown names: fall back to all
+		for i := range types {
+			columns = append(columns, i)
+		}
+		return columns, types
 	}
-	return columns, types
+	return columns, picked
 }
 
 // heapGC forces a GC before a heap reading when none completed since the

@@ -40,7 +40,7 @@ func NewHeap(opts HeapOptions) *Heap {
 		table: delta.NewTable(keepWindows),
 		enc:   pprofenc.NewBuilder(pprofenc.NewSymbols(readMappings())),
 	}
-	h.columns, h.header.SampleTypes = heapColumns(opts)
+	h.columns, h.header.SampleTypes = pickColumns(opts.SampleTypes, heapTypes[:])
 	h.values = make([]int64, len(h.columns))
 	h.inuse = h.columns[len(h.columns)-1] >= 2
 	h.header.PeriodType = pprofenc.ValueType{Type: "space", Unit: "bytes"}

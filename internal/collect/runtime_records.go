@@ -3,6 +3,7 @@
 package collect
 
 import (
+	"runtime"
 	"unsafe"
 )
 
@@ -93,4 +94,11 @@ func readGoroutines(recs []stackRecord, labels []unsafe.Pointer) ([]stackRecord,
 		recs = make([]stackRecord, n+n/8+16)
 		labels = make([]unsafe.Pointer, len(recs))
 	}
+}
+
+// Path says how the heap, mutex, block and goroutine profiles are read, for
+// the line Start logs.
+func Path() string {
+	return "heap, mutex, block and goroutine profiles are read from the runtime's profile records, whose layout this SDK checked for " +
+		checkedReleases + " (this program: " + runtime.Version() + ")"
 }

@@ -9,9 +9,11 @@ test: vet unit releases publicapi fuzz bench-smoke
 # The supported Go releases (go.mod's minimum through the newest), each at
 # the newest patch the module proxy serves. `unit` runs everything on the
 # main toolchain; `releases` runs the packages that read the runtime's
-# internals on each of the others, fetched through GOTOOLCHAIN.
+# internals, or binaries the toolchain built (symbolize), on each of the
+# others, fetched through GOTOOLCHAIN.
 GO_RELEASES ?= go1.25.14 go1.26.11 go1.27.4
 RUNTIME_PKGS = . ./internal/collect ./internal/delta/... ./internal/pprofenc
+RELEASE_PKGS = $(RUNTIME_PKGS) ./internal/symbolize
 
 vet:
 	$(GO) vet ./...
@@ -24,8 +26,8 @@ releases:
 	for v in $(GO_RELEASES); do \
 	  case $$v in $$main|$$main.*) echo "$$v: the main toolchain ($$($(GO) env GOVERSION)) ran the whole suite"; continue;; esac; \
 	  t0=$$(date +%s); \
-	  GOTOOLCHAIN=$$v $(GO) test -race -count=1 $(RUNTIME_PKGS) || exit 1; \
-	  echo "$$v: runtime-facing packages passed in $$(( $$(date +%s) - t0 )) s"; \
+	  GOTOOLCHAIN=$$v $(GO) test -race -count=1 $(RELEASE_PKGS) || exit 1; \
+	  echo "$$v: release-facing packages passed in $$(( $$(date +%s) - t0 )) s"; \
 	done
 
 # The fallback for Go releases newer than the runtime mirrors were checked

@@ -117,9 +117,8 @@ func (b *profileBuilder) location(proc *process, addr uint64, isReturn bool) *pr
 	if m == nil && !b.refreshed[proc] {
 		// Mapped after the snapshot (dlopen, JIT): read the map again, once.
 		b.refreshed[proc] = true
-		if fresh, err := maps.Refresh(); err == nil {
-			proc.maps.Store(fresh)
-			m, frames = fresh.Lookup(lookup)
+		if maps.Refresh() == nil {
+			m, frames = maps.Lookup(lookup)
 		}
 	}
 	if m == nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 )
 
@@ -17,6 +18,7 @@ type binaryFile struct {
 	segments []elf.ProgHeader // PT_LOAD segments
 	gotab    *goTable         // non-nil for Go binaries with a readable pclntab
 	symbols  []symbol         // .symtab, or .dynsym when stripped; sorted by addr
+	file     *os.File         // the file itself, to read instructions from; nil when not opened by load
 }
 
 type symbol struct {
@@ -65,29 +67,52 @@ func openBinary(r io.ReaderAt) (*binaryFile, error) {
 
 // readBuildID returns the GNU build ID in hex, else the Go build ID, else "".
 func readBuildID(f *elf.File) string {
-	for _, name := range []string{".note.gnu.build-id", ".note.go.buildid"} {
-		sec := f.Section(name)
-		if sec == nil {
-			continue
-		}
-		data, err := sec.Data()
-		if err != nil || len(data) < 12 {
-			continue
-		}
-		order := f.ByteOrder
-		namesz := order.Uint32(data[0:])
-		descsz := order.Uint32(data[4:])
-		off := 12 + align4(namesz)
-		if uint64(off)+uint64(descsz) > uint64(len(data)) {
-			continue
-		}
-		desc := data[off : off+descsz]
-		if name == ".note.go.buildid" {
-			return string(bytes.TrimRight(desc, "\x00"))
-		}
+	if id := gnuBuildID(f); id != "" {
+		return id
+	}
+	if desc := note(f, ".note.go.buildid"); desc != nil {
+		return string(bytes.TrimRight(desc, "\x00"))
+	}
+	return ""
+}
+
+// gnuBuildID returns the GNU build ID note of f in hex, or "".
+func gnuBuildID(f *elf.File) string {
+	if desc := note(f, ".note.gnu.build-id"); desc != nil {
 		return hex.EncodeToString(desc)
 	}
 	return ""
+}
+
+// note returns the descriptor of the first note in the named section, or nil.
+func note(f *elf.File, section string) []byte {
+	sec := f.Section(section)
+	if sec == nil {
+		return nil
+	}
+	data, err := sec.Data()
+	if err != nil || len(data) < 12 {
+		return nil
+	}
+	namesz := f.ByteOrder.Uint32(data[0:])
+	descsz := f.ByteOrder.Uint32(data[4:])
+	off := 12 + uint64(align4(namesz))
+	if off+uint64(descsz) > uint64(len(data)) {
+		return nil
+	}
+	return data[off : off+uint64(descsz)]
+}
+
+// GNUBuildID returns the GNU build ID of the ELF file at path in hex, as
+// runtime/pprof and the kernel's MMAP2 records report it, or "" when the file
+// has none or cannot be read.
+func GNUBuildID(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return gnuBuildID(f)
 }
 
 func align4(n uint32) uint32 { return (n + 3) &^ 3 }

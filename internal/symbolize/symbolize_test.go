@@ -150,9 +150,10 @@ func TestUnknownAddressesStayUnresolved(t *testing.T) {
 	if m, frames := p.Lookup(8); m != nil || frames != nil {
 		t.Errorf("Lookup(8) = %+v, %+v; want nothing", m, frames)
 	}
-	for i := range p.Mappings {
-		if p.Mappings[i].Path == "[vdso]" {
-			m, frames := p.Lookup(p.Mappings[i].Start)
+	maps := p.Mappings()
+	for i := range maps {
+		if maps[i].Path == "[vdso]" {
+			m, frames := p.Lookup(maps[i].Start)
 			if m == nil || m.Path != "[vdso]" || frames != nil {
 				t.Errorf("Lookup in [vdso] = %+v, %+v; want the mapping and no frames", m, frames)
 			}
@@ -165,6 +166,8 @@ func TestParseMaps(t *testing.T) {
 55d0c8a01000-55d0c8a6b000 r-xp 00001000 fd:01 1234   /usr/bin/my prog
 7ffd5e1f0000-7ffd5e1f2000 r-xp 00000000 00:00 0      [vdso]
 7ffd5e1f4000-7ffd5e1f6000 rw-p 00000000 00:00 0
+7f0000001000-7f0000002000 r-xp 00001000 08:02 42 /opt/my app/lib 1.so (deleted)
+7f0000003000-7f0000004000 r-xp 00000000 00:00 0 
 `
 	got, err := parseMaps([]byte(in))
 	if err != nil {
@@ -173,6 +176,8 @@ func TestParseMaps(t *testing.T) {
 	want := []Mapping{
 		{Start: 0x55d0c8a01000, Limit: 0x55d0c8a6b000, Offset: 0x1000, Inode: 1234, Path: "/usr/bin/my prog"},
 		{Start: 0x7ffd5e1f0000, Limit: 0x7ffd5e1f2000, Path: "[vdso]"},
+		{Start: 0x7f0000001000, Limit: 0x7f0000002000, Offset: 0x1000, Inode: 42, Path: "/opt/my app/lib 1.so", Deleted: true},
+		{Start: 0x7f0000003000, Limit: 0x7f0000004000}, // anonymous
 	}
 	if len(got) != len(want) {
 		t.Fatalf("parseMaps = %+v, want %+v", got, want)

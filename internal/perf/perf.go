@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,9 +34,14 @@ type Options struct {
 
 // Stats are counters since Attach.
 type Stats struct {
-	Samples uint64 // samples read from the kernel
-	Lost    uint64 // samples the kernel dropped because a buffer was full (PERF_RECORD_LOST)
-	Threads int    // threads being sampled now
+	Samples  uint64 // samples read from the kernel
+	Lost     uint64 // records (samples, mappings, forks, exits) the kernel dropped because a buffer was full
+	Mappings uint64 // executable mappings the kernel reported (PERF_RECORD_MMAP2)
+	Threads  int    // threads being sampled now
+	// Processes is how many process images are kept for symbolization
+	// beyond the current window: one per live process. An exited one is
+	// freed once the window holding its last samples is written.
+	Processes int
 }
 
 // A Sampler samples one process (tree). Its methods are safe for concurrent use.
@@ -63,12 +67,12 @@ type Sampler struct {
 	loopDone chan struct{}
 }
 
-// A process is one image of a pid: exec replaces it with a new one.
+// A process is one image of a pid: exec replaces it with a new one. The
+// reader goroutine adds mappings to sym while Profile looks addresses up in
+// it; symbolize.Process is safe for that.
 type process struct {
 	pid int
-	// maps is nil when /proc/PID/maps could not be read. The reader
-	// goroutine reads it while Profile may replace it with a fresher map.
-	maps atomic.Pointer[symbolize.Process]
+	sym *symbolize.Process
 }
 
 type stackKey struct {
@@ -200,13 +204,15 @@ func listThreads(pid int) ([]int, error) {
 	return tids, nil
 }
 
-// snapshot reads the memory map of pid; on failure addresses stay unsymbolized.
+// snapshot reads the memory map of pid as its starting state; when that
+// fails (the process is gone), the image starts empty and only the
+// mappings the kernel reports from now on are known.
 func (s *Sampler) snapshot(pid int) *process {
-	p := &process{pid: pid}
-	if maps, err := s.sym.Process(pid); err == nil {
-		p.maps.Store(maps)
+	sym, err := s.sym.Process(pid)
+	if err != nil {
+		sym = s.sym.NewProcess(pid)
 	}
-	return p
+	return &process{pid: pid, sym: sym}
 }
 
 // Stats returns the counters so far.
@@ -214,6 +220,7 @@ func (s *Sampler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
+	st.Processes = len(s.procs)
 	for _, tids := range s.threads {
 		st.Threads += len(tids)
 	}

@@ -168,6 +168,7 @@ func TestParseMaps(t *testing.T) {
 7ffd5e1f4000-7ffd5e1f6000 rw-p 00000000 00:00 0
 7f0000001000-7f0000002000 r-xp 00001000 08:02 42 /opt/my app/lib 1.so (deleted)
 7f0000003000-7f0000004000 r-xp 00000000 00:00 0 
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
 `
 	got, err := parseMaps([]byte(in))
 	if err != nil {
@@ -178,6 +179,7 @@ func TestParseMaps(t *testing.T) {
 		{Start: 0x7ffd5e1f0000, Limit: 0x7ffd5e1f2000, Path: "[vdso]"},
 		{Start: 0x7f0000001000, Limit: 0x7f0000002000, Offset: 0x1000, Inode: 42, Path: "/opt/my app/lib 1.so", Deleted: true},
 		{Start: 0x7f0000003000, Limit: 0x7f0000004000}, // anonymous
+		{Start: 0xffffffffff600000, Limit: 0xffffffffff601000, Path: "[vsyscall]"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("parseMaps = %+v, want %+v", got, want)

@@ -268,6 +268,7 @@ func (s *Sampler) release() error {
 	if s.wakeFd >= 0 {
 		errs = append(errs, unix.Close(s.wakeFd))
 	}
+	errs = append(errs, s.sym.Close())
 	s.rings, s.fds, s.wakeFd = nil, nil, -1
 	return errors.Join(errs...)
 }

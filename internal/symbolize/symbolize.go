@@ -139,3 +139,18 @@ func (s *Symbolizer) load(f *os.File, m *Mapping) (*binaryFile, error) {
 	}
 	return b, nil
 }
+
+// Close closes the files of the binaries read so far. Processes of s must
+// not be used afterwards.
+func (s *Symbolizer) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, b := range s.byFile {
+		if b.file != nil {
+			errs = append(errs, b.file.Close())
+			b.file = nil
+		}
+	}
+	return errors.Join(errs...)
+}

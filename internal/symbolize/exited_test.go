@@ -72,14 +72,7 @@ func TestMapReplacesOverlaps(t *testing.T) {
 		{Start: 0x3000, Limit: 0x5000, Offset: 0x2000, Path: "/a", Inode: 1},
 		{Start: 0x6000, Limit: 0x7000, Path: "//anon"},
 	}
-	if len(got) != len(want) {
-		t.Fatalf("Mappings = %+v, want %+v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("mapping %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
+	checkMappings(t, "Mappings", got, want)
 	child := p.Fork(2)
 	child.Map(Mapping{Start: 0x1000, Limit: 0x7000, Path: "/c", Inode: 3})
 	if n := len(p.Mappings()); n != 4 {

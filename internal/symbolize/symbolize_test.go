@@ -181,15 +181,22 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
 		{Start: 0x7f0000003000, Limit: 0x7f0000004000}, // anonymous
 		{Start: 0xffffffffff600000, Limit: 0xffffffffff601000, Path: "[vsyscall]"},
 	}
+	checkMappings(t, "parseMaps", got, want)
+	if !got[0].File() || got[1].File() {
+		t.Errorf("File() = %v, %v; want true, false", got[0].File(), got[1].File())
+	}
+}
+
+// checkMappings compares mappings one by one, so that a failure names the
+// one that differs.
+func checkMappings(t *testing.T, what string, got, want []Mapping) {
+	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("parseMaps = %+v, want %+v", got, want)
+		t.Fatalf("%s = %+v, want %+v", what, got, want)
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Errorf("mapping %d = %+v, want %+v", i, got[i], want[i])
+			t.Errorf("%s: mapping %d = %+v, want %+v", what, i, got[i], want[i])
 		}
-	}
-	if !got[0].File() || got[1].File() {
-		t.Errorf("File() = %v, %v; want true, false", got[0].File(), got[1].File())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -19,6 +20,7 @@ type binaryFile struct {
 	gotab    *goTable         // non-nil for Go binaries with a readable pclntab
 	symbols  []symbol         // .symtab, or .dynsym when stripped; sorted by addr
 	file     *os.File         // the file itself, to read instructions from; nil when not opened by load
+	stripped bool             // symbols come from .dynsym: the exported functions only
 }
 
 type symbol struct {
@@ -42,6 +44,7 @@ func openBinary(r io.ReaderAt) (*binaryFile, error) {
 	syms, symErr := f.Symbols()
 	if len(syms) == 0 {
 		syms, _ = f.DynamicSymbols()
+		b.stripped = true
 	}
 	if sec := f.Section(".gopclntab"); sec != nil {
 		gt, err := newGoTable(f, sec, syms)
@@ -54,15 +57,47 @@ func openBinary(r io.ReaderAt) (*binaryFile, error) {
 	if len(syms) == 0 && symErr != nil && !errors.Is(symErr, elf.ErrNoSymbols) {
 		return nil, symErr
 	}
+	b.symbols = functions(syms)
+	return b, nil
+}
+
+// functions keeps the function symbols of syms, sorted by address.
+func functions(syms []elf.Symbol) []symbol {
+	var out []symbol
 	for _, s := range syms {
 		typ := elf.ST_TYPE(s.Info)
 		if (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) || s.Value == 0 {
 			continue
 		}
-		b.symbols = append(b.symbols, symbol{addr: s.Value, size: s.Size, name: s.Name})
+		out = append(out, symbol{addr: s.Value, size: s.Size, name: s.Name})
 	}
-	sort.Slice(b.symbols, func(i, j int) bool { return b.symbols[i].addr < b.symbols[j].addr })
-	return b, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
+	return out
+}
+
+// addDebugSymbols replaces the .dynsym symbols of a stripped b with the
+// full symbol table of its separate debug file, when one is installed in
+// dir under its GNU build ID (.build-id/ab/cdef....debug: Debian's -dbgsym
+// and Fedora's -debuginfo packages, where gdb and perf look too). Only the
+// exported functions of a stripped binary have a name otherwise.
+func (b *binaryFile) addDebugSymbols(dir string) {
+	if !b.stripped || b.gotab != nil || len(b.buildID) < 3 {
+		return
+	}
+	if _, err := hex.DecodeString(b.buildID); err != nil {
+		return // a Go build ID: Go binaries keep their pclntab
+	}
+	f, err := elf.Open(filepath.Join(dir, ".build-id", b.buildID[:2], b.buildID[2:]+".debug"))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if gnuBuildID(f) != b.buildID {
+		return
+	}
+	if syms, err := f.Symbols(); err == nil && len(syms) > 0 {
+		b.symbols, b.stripped = functions(syms), false
+	}
 }
 
 // readBuildID returns the GNU build ID in hex, else the Go build ID, else "".

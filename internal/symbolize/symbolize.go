@@ -39,7 +39,12 @@ type Symbolizer struct {
 	byID    map[string]*binaryFile  // by build ID
 	byFile  map[fileKey]*binaryFile // by identity on disk, to skip re-opening
 	loadErr map[fileKey]error       // files that are not usable ELF: their content does not change
+	// debugDir holds separate debug symbols by build ID, for stripped files.
+	debugDir string
 }
+
+// defaultDebugDir is where distributions install separate debug symbols.
+const defaultDebugDir = "/usr/lib/debug"
 
 // fileKey identifies a file's content without reading it.
 type fileKey struct {
@@ -51,9 +56,10 @@ type fileKey struct {
 // New returns an empty Symbolizer.
 func New() *Symbolizer {
 	return &Symbolizer{
-		byID:    make(map[string]*binaryFile),
-		byFile:  make(map[fileKey]*binaryFile),
-		loadErr: make(map[fileKey]error),
+		byID:     make(map[string]*binaryFile),
+		byFile:   make(map[fileKey]*binaryFile),
+		loadErr:  make(map[fileKey]error),
+		debugDir: defaultDebugDir,
 	}
 }
 
@@ -127,6 +133,7 @@ func (s *Symbolizer) load(f *os.File, m *Mapping) (*binaryFile, error) {
 			return nil, err
 		}
 		b.file = f
+		b.addDebugSymbols(s.debugDir)
 		if b.buildID != "" {
 			s.byID[b.buildID] = b
 		}

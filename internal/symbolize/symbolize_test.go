@@ -3,6 +3,7 @@ package symbolize
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -198,5 +199,52 @@ func checkMappings(t *testing.T, what string, got, want []Mapping) {
 		if got[i] != want[i] {
 			t.Errorf("%s: mapping %d = %+v, want %+v", what, i, got[i], want[i])
 		}
+	}
+}
+
+// TestDebugSymbolsByBuildID strips a C program, as distributions ship
+// theirs, and installs its symbols the way a -dbgsym package does: only
+// with them is a function that .dynsym does not export named.
+func TestDebugSymbolsByBuildID(t *testing.T) {
+	objcopy, err := exec.LookPath("objcopy")
+	if err != nil {
+		t.Skip("objcopy (binutils) is not installed")
+	}
+	bin := buildC(t, "testdata/cfuncs/main.c", "-Wl,--build-id")
+	id := GNUBuildID(bin)
+	if len(id) < 3 {
+		t.Fatalf("%s has no GNU build ID", bin)
+	}
+	dir := t.TempDir()
+	debug := filepath.Join(dir, ".build-id", id[:2], id[2:]+".debug")
+	stripped := filepath.Join(t.TempDir(), "cfuncs")
+	if err := os.MkdirAll(filepath.Dir(debug), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--only-keep-debug", bin, debug}, {"--strip-all", bin, stripped}} {
+		if out, err := exec.Command(objcopy, args...).CombinedOutput(); err != nil {
+			t.Fatalf("objcopy %v: %v\n%s", args, err, out)
+		}
+	}
+	c := startChild(t, stripped)
+	alpha := c.field(t, "alpha")
+	for _, tc := range []struct {
+		debugDir string
+		want     string
+	}{{t.TempDir(), ""}, {dir, "alpha_function"}} {
+		s := New()
+		s.debugDir = tc.debugDir
+		p, err := s.Process(c.cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if _, frames := p.Lookup(alpha); len(frames) > 0 {
+			got = frames[0].Function
+		}
+		if got != tc.want {
+			t.Errorf("with debug symbols in %s: Lookup(alpha) = %q, want %q", tc.debugDir, got, tc.want)
+		}
+		s.Close()
 	}
 }

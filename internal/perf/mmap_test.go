@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +182,30 @@ func TestChurnIsBounded(t *testing.T) {
 	}
 	if most > 10 || st.Processes != 0 {
 		t.Errorf("process images kept: at most %d after a window, %d at the end; want a handful, then 0", most, st.Processes)
+	}
+}
+
+// TestVDSOIsNamed samples a program that spends its time reading the
+// clock, which the vDSO does without entering the kernel.
+func TestVDSOIsNamed(t *testing.T) {
+	requirePerf(t)
+	w := startWorkload(t, buildC(t, "testdata/cvdso/main.c"))
+	s := attach(t, Options{PID: w.cmd.Process.Pid})
+	p := collect(t, s, 100)
+	var total, inVDSO, named int64
+	for _, smp := range p.Sample {
+		total += smp.Value[0]
+		leaf := smp.Location[0]
+		if leaf.Mapping == nil || leaf.Mapping.File != "[vdso]" {
+			continue
+		}
+		inVDSO += smp.Value[0]
+		if len(leaf.Line) > 0 && strings.Contains(leaf.Line[0].Function.Name, "clock_gettime") {
+			named += smp.Value[0]
+		}
+	}
+	t.Logf("%d samples, %d in [vdso], %d of them named *clock_gettime*", total, inVDSO, named)
+	if inVDSO < total/2 || named < inVDSO*95/100 {
+		t.Errorf("%d of %d samples in [vdso], %d of those in a clock_gettime function; want most in [vdso], ≥ 95%% of them named", inVDSO, total, named)
 	}
 }

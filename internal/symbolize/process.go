@@ -272,7 +272,7 @@ func (p *Process) resolve(addr uint64) (m *mapping, vaddr uint64, ok bool) {
 		return nil, 0, false
 	}
 	m = p.maps[i]
-	if m.bin == nil && m.File() {
+	if m.bin == nil && (m.File() || m.Path == vdsoPath) {
 		if now := time.Now(); !now.Before(m.retry) {
 			n := *m
 			if b, err := p.s.binary(p, &m.Mapping); err != nil {

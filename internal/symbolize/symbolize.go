@@ -10,8 +10,9 @@
 // Symbolizer and shared by build ID, so a long session does not re-read them,
 // and a process that has exited still symbolizes: its files are found again
 // by build ID, or by path checked against the inode or build ID it mapped.
-// Addresses that fall in [vdso], anonymous memory or unreadable files are
-// kept as bare addresses by the caller.
+// The [vdso] is read from this process's own copy. Addresses that fall in
+// anonymous memory or unreadable files are kept as bare addresses by the
+// caller.
 package symbolize
 
 import (
@@ -41,6 +42,9 @@ type Symbolizer struct {
 	loadErr map[fileKey]error       // files that are not usable ELF: their content does not change
 	// debugDir holds separate debug symbols by build ID, for stripped files.
 	debugDir string
+
+	vdsoOnce  sync.Once
+	vdsoImage vdsoImage
 }
 
 // defaultDebugDir is where distributions install separate debug symbols.
@@ -70,6 +74,9 @@ var errMismatch = errors.New("symbolize: file differs from the mapped one")
 // candidate path could be opened or none is the mapped file. A cached build
 // ID needs no file at all.
 func (s *Symbolizer) binary(p *Process, m *Mapping) (*binaryFile, error) {
+	if m.Path == vdsoPath {
+		return s.vdso(m.Limit - m.Start)
+	}
 	if m.BuildID != "" {
 		s.mu.Lock()
 		b := s.byID[m.BuildID]

@@ -9,6 +9,13 @@
 // with Options.Children, every process) created afterwards, at clone time.
 // Re-scanning /proc/PID/task instead would miss threads that live shorter
 // than the scan interval and sample new ones late.
+//
+// Memory maps are followed the same way: the kernel reports every
+// executable mapping as it is made (PERF_RECORD_MMAP2, with the file's
+// build ID), and forks and execs as they happen, so the sampler knows the
+// map of a process that lived a few milliseconds, long after it exited;
+// /proc/PID/maps is read only for the state at attach. All CPUs' records
+// are taken in time order.
 package perf
 
 import (

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 )
 
@@ -19,17 +17,22 @@ type binaryFile struct {
 	segments []elf.ProgHeader // PT_LOAD segments
 	gotab    *goTable         // non-nil for Go binaries with a readable pclntab
 	symbols  []symbol         // .symtab, or .dynsym when stripped; sorted by addr
+	names    string           // the symbols' names
 	file     *os.File         // the file itself, to read instructions from; nil when not opened by load
-	stripped bool             // symbols come from .dynsym: the exported functions only
 }
 
+// A symbol is a function in a symbol table. Its name is a range of the
+// binaryFile's names, so that a table of thousands holds no pointer: it
+// sorts without write barriers and costs the collector nothing.
 type symbol struct {
 	addr, size uint64
-	name       string
+	name, len  uint32 // the name is names[name : name+len]
 }
 
-// openBinary reads the parts of the ELF file at path that symbolization needs.
-func openBinary(r io.ReaderAt) (*binaryFile, error) {
+// openBinary reads the parts of the ELF file r that symbolization needs. A
+// stripped file takes its symbols from its separate debug file in debugDir
+// when one is installed (see debugFile).
+func openBinary(r io.ReaderAt, debugDir string) (*binaryFile, error) {
 	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, err
@@ -41,12 +44,11 @@ func openBinary(r io.ReaderAt) (*binaryFile, error) {
 			b.segments = append(b.segments, p.ProgHeader)
 		}
 	}
-	syms, symErr := f.Symbols()
-	if len(syms) == 0 {
-		syms, _ = f.DynamicSymbols()
-		b.stripped = true
-	}
 	if sec := f.Section(".gopclntab"); sec != nil {
+		syms, _ := f.Symbols()
+		if len(syms) == 0 {
+			syms, _ = f.DynamicSymbols()
+		}
 		gt, err := newGoTable(f, sec, syms)
 		if err != nil {
 			return nil, fmt.Errorf("reading Go line table: %w", err)
@@ -54,50 +56,15 @@ func openBinary(r io.ReaderAt) (*binaryFile, error) {
 		b.gotab = gt
 		return b, nil
 	}
-	if len(syms) == 0 && symErr != nil && !errors.Is(symErr, elf.ErrNoSymbols) {
-		return nil, symErr
-	}
-	b.symbols = functions(syms)
-	return b, nil
-}
-
-// functions keeps the function symbols of syms, sorted by address.
-func functions(syms []elf.Symbol) []symbol {
-	var out []symbol
-	for _, s := range syms {
-		typ := elf.ST_TYPE(s.Info)
-		if (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) || s.Value == 0 {
-			continue
+	symFile := f
+	if f.SectionByType(elf.SHT_SYMTAB) == nil {
+		if debug := debugFile(debugDir, gnuBuildID(f)); debug != nil {
+			defer debug.Close()
+			symFile = debug
 		}
-		out = append(out, symbol{addr: s.Value, size: s.Size, name: s.Name})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
-	return out
-}
-
-// addDebugSymbols replaces the .dynsym symbols of a stripped b with the
-// full symbol table of its separate debug file, when one is installed in
-// dir under its GNU build ID (.build-id/ab/cdef....debug: Debian's -dbgsym
-// and Fedora's -debuginfo packages, where gdb and perf look too). Only the
-// exported functions of a stripped binary have a name otherwise.
-func (b *binaryFile) addDebugSymbols(dir string) {
-	if !b.stripped || b.gotab != nil || len(b.buildID) < 3 {
-		return
-	}
-	if _, err := hex.DecodeString(b.buildID); err != nil {
-		return // a Go build ID: Go binaries keep their pclntab
-	}
-	f, err := elf.Open(filepath.Join(dir, ".build-id", b.buildID[:2], b.buildID[2:]+".debug"))
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	if gnuBuildID(f) != b.buildID {
-		return
-	}
-	if syms, err := f.Symbols(); err == nil && len(syms) > 0 {
-		b.symbols, b.stripped = functions(syms), false
-	}
+	b.symbols, b.names, err = functionSymbols(symFile)
+	return b, err
 }
 
 // readBuildID returns the GNU build ID in hex, else the Go build ID, else "".
@@ -177,7 +144,7 @@ func (b *binaryFile) frames(pc uint64) []Frame {
 	if s.size != 0 && pc >= s.addr+s.size {
 		return nil
 	}
-	return []Frame{{Function: s.name}}
+	return []Frame{{Function: b.names[s.name : s.name+s.len]}}
 }
 
 // readVaddr reads n bytes at link-time address addr from the file.

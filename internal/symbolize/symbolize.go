@@ -134,13 +134,12 @@ func (s *Symbolizer) load(f *os.File, m *Mapping) (*binaryFile, error) {
 		}
 	}
 	if b == nil {
-		if b, err = openBinary(f); err != nil {
+		if b, err = openBinary(f, s.debugDir); err != nil {
 			s.loadErr[key] = err
 			f.Close()
 			return nil, err
 		}
 		b.file = f
-		b.addDebugSymbols(s.debugDir)
 		if b.buildID != "" {
 			s.byID[b.buildID] = b
 		}

@@ -89,6 +89,11 @@ func (r received) family() string {
 		return "heap"
 	case types["goroutine"]:
 		return "goroutines"
+	case types["goroutineleak"]:
+		if c := r.Config["goroutineleak"]; c["display-name"] != "goroutine_leak" || c["aggregation"] != "average" {
+			return "goroutineleak without its sample_type_config"
+		}
+		return "goroutine_leak"
 	case types["contentions"] || types["delay"]:
 		for _, c := range r.Config {
 			if name, _ := c["display-name"].(string); strings.HasPrefix(name, "block") {

@@ -82,6 +82,10 @@ func start(cfg Config, env lookupEnv, clk clock) (*Profiler, error) {
 	p.from = clk.Now()
 	go p.loop()
 	p.log.logf("info", "profiling %s: %v", dst, p.s.types)
+	if s := p.s; s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace, ProfileGoroutines,
+		ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration) {
+		p.log.logf("info", "%s", collect.Path())
+	}
 	return p, nil
 }
 
@@ -130,7 +134,11 @@ func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink
 		})})
 	}
 	if s.wants(ProfileGoroutineLeak) {
-		info("goroutine_leak is not collected: it needs a runtime built with GOEXPERIMENT=goroutineleakprofile, and this SDK does not read it yet")
+		if c, err := collect.NewGoroutineLeak(); err != nil {
+			info("goroutine_leak is not collected: %v", err)
+		} else {
+			sinks = append(sinks, sink{name: upload.KindGoroutineLeak, c: c})
+		}
 	}
 	return sinks, nil
 }

@@ -62,6 +62,9 @@ var ingestTypes = map[string]struct {
 	KindGoroutines: {"goroutines", "average", map[string]sampleType{
 		"goroutine": {Units: "goroutines", Aggregation: "average", DisplayName: "goroutines"},
 	}},
+	KindGoroutineLeak: {"goroutines", "average", map[string]sampleType{
+		"goroutineleak": {Units: "goroutines", Aggregation: "average", DisplayName: "goroutine_leak"},
+	}},
 	KindMutex: {"", "", map[string]sampleType{
 		"contentions": {Units: "lock_samples", DisplayName: "mutex_count"},
 		"delay":       {Units: "lock_nanoseconds", DisplayName: "mutex_duration"},

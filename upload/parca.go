@@ -227,7 +227,7 @@ func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
 
 // snapshotTypes are the sample types that hold a state at the end of a
 // window, not a change over it.
-var snapshotTypes = map[string]bool{"inuse_objects": true, "inuse_space": true, "goroutine": true}
+var snapshotTypes = map[string]bool{"inuse_objects": true, "inuse_space": true, "goroutine": true, "goroutineleak": true}
 
 // parcaProfiles returns the profiles of w as Parca should store them. Parca
 // takes a non-zero duration_nanos to mean a delta, which it sums over time,

@@ -105,6 +105,8 @@ func profileName(kind string) (string, error) {
 		return "memory", nil
 	case KindGoroutines:
 		return "goroutine", nil
+	case KindGoroutineLeak:
+		return "goroutine_leak", nil
 	case KindMutex, KindBlock:
 		return kind, nil
 	}

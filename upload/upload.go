@@ -23,7 +23,7 @@ type Window struct {
 	From, Until time.Time
 	// Data is a gzipped pprof (profile.proto). Sample types are named as
 	// runtime/pprof names them (samples/cpu, alloc_objects/alloc_space,
-	// inuse_objects/inuse_space, goroutine, contentions/delay).
+	// inuse_objects/inuse_space, goroutine, goroutineleak, contentions/delay).
 	Data []byte
 	// SampleRate is the CPU sampling frequency in Hz, for Kind CPU; 0 otherwise.
 	SampleRate int
@@ -31,11 +31,12 @@ type Window struct {
 
 // Profile families carried in Window.Name. Each backend maps them to its own names.
 const (
-	KindCPU        = "cpu"
-	KindHeap       = "heap"
-	KindGoroutines = "goroutines"
-	KindMutex      = "mutex"
-	KindBlock      = "block"
+	KindCPU           = "cpu"
+	KindHeap          = "heap"
+	KindGoroutines    = "goroutines"
+	KindGoroutineLeak = "goroutine_leak"
+	KindMutex         = "mutex"
+	KindBlock         = "block"
 )
 
 // Size is the number of bytes the window holds against a queue's budget.

@@ -44,7 +44,7 @@ func openBinary(r io.ReaderAt, debugDir string) (*binaryFile, error) {
 			b.segments = append(b.segments, p.ProgHeader)
 		}
 	}
-	if sec := f.Section(".gopclntab"); sec != nil {
+	if sec := goLineTable(f); sec != nil {
 		syms, _ := f.Symbols()
 		if len(syms) == 0 {
 			syms, _ = f.DynamicSymbols()
@@ -183,4 +183,14 @@ func (b *binaryFile) funcStart(pc uint64) (uint64, bool) {
 		return 0, false
 	}
 	return b.symbols[i].addr, true
+}
+
+// goLineTable returns the section holding a Go binary's pclntab: .gopclntab,
+// or .data.rel.ro.gopclntab where the Go 1.25 linker (and earlier ones)
+// made a position-independent executable with the system linker.
+func goLineTable(f *elf.File) *elf.Section {
+	if sec := f.Section(".gopclntab"); sec != nil {
+		return sec
+	}
+	return f.Section(".data.rel.ro.gopclntab")
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -104,9 +103,8 @@ func TestCgroupIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(dir, &st); err != nil || st.Ino != id {
-		t.Fatalf("ID(%s) = %d, the directory's inode is %d (%v)", rel, id, st.Ino, err)
+	if ino := cgroupIno(t, dir); ino != id {
+		t.Fatalf("ID(%s) = %d, the directory's inode is %d", rel, id, ino)
 	}
 
 	// A fresh resolver has not seen the ID: it asks the kernel.

@@ -132,3 +132,14 @@ func moveTo(t *testing.T, dir string, pid int) {
 		t.Fatalf("moving %d into %s: %v", pid, dir, err)
 	}
 }
+
+// cgroupIno is the inode number of dir: a cgroup's ID, as the kernel
+// reports it to perf.
+func cgroupIno(t *testing.T, dir string) uint64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}

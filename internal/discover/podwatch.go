@@ -67,7 +67,9 @@ func (w *PodWatch) Run(ctx context.Context) error {
 	backoff := minB
 	w.Ready()
 	var rv string
+	relisted := false // since the last watch that ended well
 	for {
+		err = nil
 		if rv == "" {
 			rv, err = w.list(ctx, client)
 			if err == nil {
@@ -86,12 +88,15 @@ func (w *PodWatch) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err == nil: // the server ended the watch: resume it
-			backoff = minB
+			backoff, relisted = minB, false
 			continue
 		case errors.Is(err, errGone):
-			log.Debug("pod watch expired, listing again", "node", w.Node)
 			rv = ""
-			continue
+			if !relisted { // at once, but not in a loop with the server
+				relisted = true
+				log.Debug("pod watch expired, listing again", "node", w.Node)
+				continue
+			}
 		}
 		log.Warn("watching pods failed, retrying", "server", w.Config.Server, "node", w.Node, "in", backoff, "err", err)
 		t := time.NewTimer(backoff)

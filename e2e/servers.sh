@@ -7,7 +7,7 @@
 #   bash e2e/servers.sh start   # starts them on 127.0.0.1, prints the test env
 #   bash e2e/servers.sh stop
 #
-#   bash e2e/servers.sh build-k8s   # etcd + kube-apiserver, ~10 min on 2 cores
+#   bash e2e/servers.sh build-k8s   # etcd + kube-apiserver, ~20 min on 2 busy cores
 #   bash e2e/servers.sh start-k8s   # on 127.0.0.1:6443 (etcd on :2379), prints the test env
 #   bash e2e/servers.sh stop-k8s
 set -euo pipefail

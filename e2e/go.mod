@@ -12,7 +12,9 @@ require (
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
-	golang.org/x/sys v0.47.0 // indirect
 )
 
 replace github.com/pyroscope-sdk/pyroscope-go => ../
+
+// internal/discover, which e2e tests, uses x/sys/unix.
+require golang.org/x/sys v0.47.0 // indirect

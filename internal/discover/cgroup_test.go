@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -204,4 +205,38 @@ func TestNewCgroupsRefusesAV1Hierarchy(t *testing.T) {
 	if _, err := NewCgroups(m.Systemd); err == nil || !strings.Contains(err.Error(), "not a cgroup v2 mount") {
 		t.Errorf("NewCgroups(%s) = %v, want an error saying it is not cgroup v2", m.Systemd, err)
 	}
+}
+
+// BenchmarkCgroupPath measures what the agent pays for a sample's cgroup
+// ID: once per new cgroup (first), then per sample (cached).
+func BenchmarkCgroupPath(b *testing.B) {
+	m, err := FindMounts()
+	if err != nil || m.Unified == "" {
+		b.Skip("no cgroup v2 mount")
+	}
+	dir := filepath.Join(m.Unified, "ptest-bench-"+randHex(4))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		b.Skipf("cgroup v2 not writable: %v", err)
+	}
+	defer os.Remove(dir)
+	var st syscall.Stat_t
+	syscall.Stat(dir, &st)
+	b.Run("first", func(b *testing.B) {
+		for b.Loop() {
+			c, _ := NewCgroups(m.Unified)
+			if _, err := c.Path(st.Ino); err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		c, _ := NewCgroups(m.Unified)
+		defer c.Close()
+		for b.Loop() {
+			if _, err := c.Path(st.Ino); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -66,15 +66,7 @@ func TestKubernetesPods(t *testing.T) {
 	}
 	tokenFile := os.Getenv("PYROSCOPE_E2E_KUBE_TOKEN_FILE")
 	api := newKubeAPI(t, server, ca, tokenFile)
-	m, err := discover.FindMounts()
-	if err != nil || m.Unified == "" {
-		t.Skipf("no cgroup v2 mount here (%v)", err)
-	}
-	cgroups, err := discover.NewCgroups(m.Unified)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cgroups.Close()
+	s := newPodScenario(t, api)
 
 	api.ensureNamespace()
 	for _, name := range []string{"web", "db", "pending", "late", "batch", "elsewhere"} {
@@ -91,80 +83,28 @@ func TestKubernetesPods(t *testing.T) {
 	api.createPod("pending", kubeNode, nil, nil, "app")
 	api.createPod("elsewhere", "ptest-other-node", nil, nil, "app")
 	api.setStatus("elsewhere", "Running", "containerd", "app")
-
-	// A process in each container's cgroup, laid out as the kubelet lays
-	// them out with the systemd driver.
-	procs := map[string]int{} // pod/container → PID
-	run := func(pod, container, scope string) {
-		uid := strings.ReplaceAll(api.podUID(pod), "-", "_")
-		rel := "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uid + ".slice/" + scope + "-" + containerIDOf(pod, container) + ".scope"
-		procs[pod+"/"+container] = discovertest.Start(t, discovertest.MakeCgroup(t, m.Unified, rel))
-	}
-	run("web", "app", "cri-containerd")
-	run("db", "postgres", "cri-containerd")
-	run("db", "exporter", "cri-containerd")
-	run("batch", "job", "crio")
-	run("pending", "app", "cri-containerd")
-	run("elsewhere", "app", "cri-containerd")
-
-	pods := &discover.Pods{}
-	finder := &discover.Finder{Node: kubeNode, Pods: pods}
-	// target does what the agent does with a sample of the process: the
-	// cgroup ID (what PERF_SAMPLE_CGROUP reports) to a path, to a target.
-	target := func(podContainer string) (map[string]string, bool) {
-		pc, err := discover.ReadProcCgroup(procs[podContainer])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st syscall.Stat_t
-		if err := syscall.Stat(m.Unified+pc.Unified, &st); err != nil {
-			t.Fatal(err)
-		}
-		path, err := cgroups.Path(st.Ino)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tgt, ok := finder.Target(path)
-		return tgt.Labels, ok
-	}
-	labels := func(pod, container, service string) map[string]string {
-		return map[string]string{"node": kubeNode, "namespace": kubeNamespace, "pod": pod, "container": container,
-			"container_id": containerIDOf(pod, container), "service_name": service}
-	}
-	found := func(podContainer string, want map[string]string) func() error {
-		return func() error {
-			got, ok := target(podContainer)
-			if !ok || !maps.Equal(got, want) {
-				return fmt.Errorf("%s: target %v (%v), want %v", podContainer, got, ok, want)
-			}
-			return nil
-		}
-	}
-	gone := func(podContainer string) func() error {
-		return func() error {
-			if got, ok := target(podContainer); ok {
-				return fmt.Errorf("%s is still a target: %v", podContainer, got)
-			}
-			return nil
-		}
-	}
+	s.run("web", "app", "cri-containerd")
+	s.run("db", "postgres", "cri-containerd")
+	s.run("db", "exporter", "cri-containerd")
+	s.run("batch", "job", "crio")
+	s.run("pending", "app", "cri-containerd")
+	s.run("elsewhere", "app", "cri-containerd")
 
 	rec := newRecorder(t, server, ca)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &discover.PodWatch{Config: discover.KubeConfig{Server: rec.URL, CA: rec.ca, TokenFile: tokenFile}, Node: kubeNode, Pods: pods}
+	w := &discover.PodWatch{Config: discover.KubeConfig{Server: rec.URL, CA: rec.ca, TokenFile: tokenFile}, Node: kubeNode, Pods: s.pods}
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	stopped := false
 	stop := func() {
-		if stopped {
-			return
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("PodWatch.Run = %v, want context.Canceled", err)
+			}
+			rec.Close()
 		}
-		stopped = true
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("PodWatch.Run = %v, want context.Canceled", err)
-		}
-		rec.Close()
 	}
 	defer stop()
 	select {
@@ -175,32 +115,115 @@ func TestKubernetesPods(t *testing.T) {
 		t.Fatal("no pod list within 30 s")
 	}
 
-	waitPods(t, pods, found("web/app", labels("web", "app", "web-frontend")))
-	waitPods(t, pods, found("db/postgres", labels("db", "postgres", "ptest/postgres")))
-	waitPods(t, pods, found("db/exporter", labels("db", "exporter", "ptest/exporter")))
-	waitPods(t, pods, found("batch/job", labels("batch", "job", "ptest/job")))
-	waitPods(t, pods, gone("pending/app"))
-	waitPods(t, pods, gone("elsewhere/app"))
+	s.found("web", "app", "web-frontend")
+	s.found("db", "postgres", "ptest/postgres")
+	s.found("db", "exporter", "ptest/exporter")
+	s.found("batch", "job", "ptest/job")
+	s.gone("pending/app")
+	s.gone("elsewhere/app")
 
 	api.setStatus("pending", "Running", "containerd", "app") // its container started
-	waitPods(t, pods, found("pending/app", labels("pending", "app", "ptest/app")))
+	s.found("pending", "app", "ptest/app")
 	api.createPod("late", kubeNode, nil, map[string]string{discover.ServiceNameAnnotation: "late-svc"}, "app")
-	run("late", "app", "cri-containerd")
+	s.run("late", "app", "cri-containerd")
 	api.setStatus("late", "Running", "containerd", "app")
-	waitPods(t, pods, found("late/app", labels("late", "app", "late-svc")))
+	s.found("late", "app", "late-svc")
 	api.deletePod("web")
-	waitPods(t, pods, gone("web/app"))
+	s.gone("web/app")
 	api.setStatus("batch", "Succeeded", "cri-o", "job")
-	waitPods(t, pods, gone("batch/job"))
-	waitPods(t, pods, found("db/postgres", labels("db", "postgres", "ptest/postgres")))
-	if n := pods.Len(); n != 3 {
+	s.gone("batch/job")
+	s.found("db", "postgres", "ptest/postgres")
+	if n := s.pods.Len(); n != 3 {
 		t.Errorf("pods held at the end: %d, want 3 (db, pending, late)", n)
 	}
 	stop()
 	rec.save(t, "watch-session.json")
+	recordRefusals(t, server, ca, api.token)
+}
 
-	// The answers the agent has to handle besides: a watch from a version
-	// the server no longer has (410), and a token without rights (403).
+// podScenario is the agent's side of TestKubernetesPods: processes in
+// cgroups named for the pods' containers, and the discovery that finds them.
+type podScenario struct {
+	t       *testing.T
+	api     *kubeAPI
+	unified string // the cgroup v2 mount
+	cgroups *discover.Cgroups
+	pods    *discover.Pods
+	finder  *discover.Finder
+	procs   map[string]int // pod/container → PID
+}
+
+func newPodScenario(t *testing.T, api *kubeAPI) *podScenario {
+	m, err := discover.FindMounts()
+	if err != nil || m.Unified == "" {
+		t.Skipf("no cgroup v2 mount here (%v)", err)
+	}
+	cgroups, err := discover.NewCgroups(m.Unified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cgroups.Close() })
+	pods := &discover.Pods{}
+	return &podScenario{t: t, api: api, unified: m.Unified, cgroups: cgroups, pods: pods,
+		finder: &discover.Finder{Node: kubeNode, Pods: pods}, procs: map[string]int{}}
+}
+
+// run starts a process in the cgroup of a pod's container, laid out as the
+// kubelet lays it out with the systemd driver (scope: the runtime's prefix).
+func (s *podScenario) run(pod, container, scope string) {
+	uid := strings.ReplaceAll(s.api.podUID(pod), "-", "_")
+	rel := "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uid + ".slice/" + scope + "-" + containerIDOf(pod, container) + ".scope"
+	s.procs[pod+"/"+container] = discovertest.Start(s.t, discovertest.MakeCgroup(s.t, s.unified, rel))
+}
+
+// target does what the agent does with a sample of the process: its
+// cgroup ID (what PERF_SAMPLE_CGROUP reports) to a path, to a target.
+func (s *podScenario) target(podContainer string) (map[string]string, bool) {
+	pc, err := discover.ReadProcCgroup(s.procs[podContainer])
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.unified+pc.Unified, &st); err != nil {
+		s.t.Fatal(err)
+	}
+	path, err := s.cgroups.Path(st.Ino)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tgt, ok := s.finder.Target(path)
+	return tgt.Labels, ok
+}
+
+// found waits until the container's process is a target with its labels.
+func (s *podScenario) found(pod, container, service string) {
+	s.t.Helper()
+	want := map[string]string{"node": kubeNode, "namespace": kubeNamespace, "pod": pod, "container": container,
+		"container_id": containerIDOf(pod, container), "service_name": service}
+	waitPods(s.t, s.pods, func() error {
+		got, ok := s.target(pod + "/" + container)
+		if !ok || !maps.Equal(got, want) {
+			return fmt.Errorf("%s/%s: target %v (%v), want %v", pod, container, got, ok, want)
+		}
+		return nil
+	})
+}
+
+// gone waits until the container's process is no target.
+func (s *podScenario) gone(podContainer string) {
+	s.t.Helper()
+	waitPods(s.t, s.pods, func() error {
+		if got, ok := s.target(podContainer); ok {
+			return fmt.Errorf("%s is still a target: %v", podContainer, got)
+		}
+		return nil
+	})
+}
+
+// recordRefusals records the answers the agent has to handle besides: a
+// watch from a resourceVersion the server no longer has (410), and a token
+// without rights (403).
+func recordRefusals(t *testing.T, server string, ca []byte, token string) {
 	errs := newRecorder(t, server, ca)
 	c := errs.Client()
 	get := func(q url.Values, token string) {
@@ -214,9 +237,8 @@ func TestKubernetesPods(t *testing.T) {
 		resp.Body.Close()
 	}
 	sel := "spec.nodeName=" + kubeNode
-	get(url.Values{"fieldSelector": {sel}, "watch": {"true"}, "resourceVersion": {"1"}, "allowWatchBookmarks": {"true"}, "timeoutSeconds": {"1"}}, api.token)
-	nobody, err := os.ReadFile(os.Getenv("PYROSCOPE_E2E_KUBE_NOBODY_TOKEN_FILE"))
-	if err == nil {
+	get(url.Values{"fieldSelector": {sel}, "watch": {"true"}, "resourceVersion": {"1"}, "allowWatchBookmarks": {"true"}, "timeoutSeconds": {"1"}}, token)
+	if nobody, err := os.ReadFile(os.Getenv("PYROSCOPE_E2E_KUBE_NOBODY_TOKEN_FILE")); err == nil {
 		get(url.Values{"fieldSelector": {sel}, "limit": {"500"}}, strings.TrimSpace(string(nobody)))
 	}
 	errs.Close()
@@ -229,6 +251,7 @@ func TestKubernetesPods(t *testing.T) {
 	errs.save(t, "errors.json")
 }
 
+// waitPods waits until check passes, checking again at each change of pods.
 func waitPods(t *testing.T, pods *discover.Pods, check func() error) {
 	t.Helper()
 	discovertest.Wait(t, pods.Changed, check)

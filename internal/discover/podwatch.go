@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,14 @@ type PodWatch struct {
 	once  sync.Once
 	ready chan struct{}
 }
+
+// The server ends a watch after watchTimeout; a watch that has not ended
+// 30 s later is on a connection that died without a word, and a list that
+// takes longer than listTimeout is given up. Both are then tried again.
+const (
+	watchTimeout = 5 * time.Minute
+	listTimeout  = time.Minute
+)
 
 // errGone is the API server's 410: the resourceVersion is too old to watch
 // from, so the pods have to be listed again.
@@ -113,6 +122,8 @@ func (w *PodWatch) Run(ctx context.Context) error {
 // list replaces Pods with the node's pods and returns the list's
 // resourceVersion.
 func (w *PodWatch) list(ctx context.Context, client *http.Client) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
 	pods := map[string][]Container{}
 	q := url.Values{"fieldSelector": {"spec.nodeName=" + w.Node}, "limit": {"500"}}
 	for {
@@ -142,12 +153,14 @@ func (w *PodWatch) list(ctx context.Context, client *http.Client) (string, error
 // watch applies the events of one watch from rv and returns the last
 // resourceVersion seen, to resume from.
 func (w *PodWatch) watch(ctx context.Context, client *http.Client, rv string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, watchTimeout+30*time.Second)
+	defer cancel()
 	body, err := w.get(ctx, client, url.Values{
 		"fieldSelector":       {"spec.nodeName=" + w.Node},
 		"watch":               {"true"},
 		"resourceVersion":     {rv},
 		"allowWatchBookmarks": {"true"},
-		"timeoutSeconds":      {"300"},
+		"timeoutSeconds":      {strconv.Itoa(int(watchTimeout / time.Second))},
 	})
 	if err != nil {
 		return rv, err

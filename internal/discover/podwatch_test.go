@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,7 @@ type replay struct {
 	mu        sync.Mutex
 	exchanges []*exchange
 	got       []string      // the requests, as received
+	auths     []string      // their Authorization headers
 	arrived   chan struct{} // closed at the next request
 }
 
@@ -92,11 +94,13 @@ func newReplay(t *testing.T, token string, exchanges ...*exchange) *replay {
 }
 
 func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
-	if got := req.Header.Get("Authorization"); got != "Bearer "+r.token {
-		r.t.Errorf("request %s with Authorization %q, want the bearer token", req.URL, got)
+	auth := req.Header.Get("Authorization")
+	if r.token != "" && auth != "Bearer "+r.token {
+		r.t.Errorf("request %s with Authorization %q, want the bearer token", req.URL, auth)
 	}
 	r.mu.Lock()
 	r.got = append(r.got, req.URL.RequestURI())
+	r.auths = append(r.auths, auth)
 	if r.arrived != nil {
 		close(r.arrived)
 		r.arrived = nil
@@ -158,6 +162,7 @@ func (r *replay) requests() []string {
 	return append([]string(nil), r.got...)
 }
 
+// config reaches the replay with its token in a file.
 func (r *replay) config(t *testing.T) KubeConfig {
 	tok := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tok, []byte(r.token+"\n"), 0o600)
@@ -433,4 +438,34 @@ func TestPodWatchResumesACutWatch(t *testing.T) {
 	if rv := u.Query().Get("resourceVersion"); !isWatch(got[2]) || rv != last.Object.Metadata.ResourceVersion {
 		t.Errorf("after the cut: %s, want a watch from resourceVersion %s (the last event applied)", got[2], last.Object.Metadata.ResourceVersion)
 	}
+}
+
+// TestPodWatchRereadsARotatedToken rotates the token file while a watch is
+// open, as the kubelet rotates a projected service-account token: the
+// reconnect after the watch breaks carries the new token. A config with
+// the token itself (no file) sends that.
+func TestPodWatchRereadsARotatedToken(t *testing.T) {
+	rec := loadRecording(t, "watch-session.json")
+	evs := watchEvents(t, rec.Exchanges[1].Body)
+	cut := &exchange{Request: rec.Exchanges[1].Request, Status: 200, Body: evs[0], loose: true}
+	r := newReplay(t, "", rec.Exchanges[0], cut)
+	r.gate, r.cutAfter = make(chan struct{}), cut
+	cfg := r.config(t)
+	os.WriteFile(cfg.TokenFile, []byte("token-one\n"), 0o600)
+	runWatch(t, &PodWatch{Config: cfg, Node: rec.Node, Pods: &Pods{}, minBackoff: time.Millisecond, maxBackoff: time.Millisecond})
+	r.waitRequests(2) // the watch, held at the gate
+	os.WriteFile(cfg.TokenFile, []byte("token-two\n"), 0o600)
+	close(r.gate)
+	r.waitRequests(3)
+	r.mu.Lock()
+	auths := append([]string(nil), r.auths[:3]...)
+	r.mu.Unlock()
+	if want := []string{"Bearer token-one", "Bearer token-one", "Bearer token-two"}; !slices.Equal(auths, want) {
+		t.Errorf("Authorization of list, watch, rewatch: %q, want %q", auths, want)
+	}
+
+	inline := newReplay(t, "inline-token", rec.Exchanges[0])
+	c := inline.config(t)
+	c.TokenFile, c.Token = "", "inline-token"
+	runWatch(t, &PodWatch{Config: c, Node: rec.Node, Pods: &Pods{}})
 }

@@ -272,3 +272,27 @@ func procCgroup(t *testing.T, pid int) string {
 	}
 	return pc.Unified
 }
+
+// TestUnitsOnAHybridMachine puts a process in a unit of both hierarchies,
+// as systemd does on a hybrid machine: Procs lists it once.
+func TestUnitsOnAHybridMachine(t *testing.T) {
+	m := writableMounts(t)
+	if m.Systemd == "" {
+		t.Skip("no cgroup v1 name=systemd hierarchy here")
+	}
+	unit := "ptest-" + randHex(5) + "-hybrid.service"
+	rel := "/system.slice/" + unit
+	pid := startChild(t, makeCgroup(t, m.Unified, rel), makeCgroup(t, m.Systemd, rel))
+	units, _ := NewUnits(unit)
+	procs, err := units.Procs(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []UnitProc{{PID: pid, Unit: unit, Cgroup: rel}}; !slices.Equal(procs, want) {
+		t.Errorf("Procs = %+v, want %+v", procs, want)
+	}
+	pc, _ := ReadProcCgroup(pid)
+	if pc.Unified != rel || pc.Systemd != rel {
+		t.Errorf("ReadProcCgroup(%d) = %+v, want %s in both", pid, pc, rel)
+	}
+}

@@ -1,10 +1,3 @@
-// Package discover finds what a node agent profiles: the cgroups of systemd
-// units and of Kubernetes containers, and the labels their profiles carry.
-//
-// It knows cgroup trees, /proc and the Kubernetes API; it knows nothing of
-// perf events, profile backends or their tokens. The agent samples, takes the
-// cgroup ID of each sample (PERF_SAMPLE_CGROUP) or the PID's /proc/PID/cgroup,
-// and asks a [Finder] which target, if any, that cgroup belongs to.
 package discover
 
 import (

@@ -84,7 +84,7 @@ func (u *Units) Unit(cgroupPath string) (string, bool) {
 	return "", false
 }
 
-// Labels are the labels of a unit's profiles: systemd_unit, and
+// UnitLabels are the labels of a unit's profiles: systemd_unit, and
 // service_name, the unit's name without its suffix (nginx for nginx.service).
 func UnitLabels(unit string) map[string]string {
 	return map[string]string{

@@ -154,7 +154,8 @@ type Cgroups struct {
 	mu       sync.Mutex
 	mountDir *os.File // for open_by_handle_at; nil once it proved unusable
 	byID     map[uint64]string
-	pruneAt  int // prune dead entries when byID grows past this
+	pruneAt  int    // prune dead entries when byID grows past this
+	walked   uint64 // the largest ID the last walk of the tree saw
 }
 
 // fileIDKernfs is the handle type of kernfs (cgroupfs) file handles: 8 bytes,
@@ -180,7 +181,8 @@ func NewCgroups(mount string) (*Cgroups, error) {
 // Mount is the mount point the paths are relative to.
 func (c *Cgroups) Mount() string { return c.mount }
 
-// Close releases the mount's directory.
+// Close releases the mount's directory. Lookups still work after it, by
+// walking the tree.
 func (c *Cgroups) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -211,7 +213,8 @@ func (c *Cgroups) ID(path string) (uint64, error) {
 //
 // The first lookup of an ID opens the cgroup by its file handle
 // (open_by_handle_at, one system call, needs CAP_DAC_READ_SEARCH); without
-// that right it walks the tree once and remembers every cgroup it saw.
+// that right it walks the tree, remembers every cgroup it saw, and walks
+// again only for an ID larger than any it saw.
 func (c *Cgroups) Path(id uint64) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -231,11 +234,15 @@ func (c *Cgroups) Path(id uint64) (string, error) {
 		c.mountDir.Close()
 		c.mountDir = nil
 	}
-	if err := c.walk(); err != nil {
-		return "", err
-	}
-	if p, ok := c.byID[id]; ok {
-		return p, nil
+	// IDs grow: one below the largest the last walk saw, and not seen by
+	// it, is gone, and walking again would not find it.
+	if id > c.walked {
+		if err := c.walk(); err != nil {
+			return "", err
+		}
+		if p, ok := c.byID[id]; ok {
+			return p, nil
+		}
 	}
 	return "", fmt.Errorf("discover: cgroup ID %d: %w", id, fs.ErrNotExist)
 }
@@ -274,6 +281,9 @@ func (c *Cgroups) walk() error {
 	}
 	c.byID = seen
 	c.pruneAt = max(1024, 2*len(seen))
+	for id := range seen {
+		c.walked = max(c.walked, id)
+	}
 	return nil
 }
 

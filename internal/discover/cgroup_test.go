@@ -119,9 +119,16 @@ func TestCgroupIDs(t *testing.T) {
 	}
 	// Without open_by_handle_at (as without CAP_DAC_READ_SEARCH) it walks.
 	walker, _ := NewCgroups(m.Unified)
-	walker.Close()
+	walker.Close() // drops the mount's fd: no handles
 	if p, err := walker.Path(id); err != nil || p != rel {
 		t.Errorf("Path(%d) by walking = %q, %v; want %q", id, p, err, rel)
+	}
+	later := makeCgroup(t, m.Unified, rel+"-later")
+	if p, err := walker.Path(cgroupIno(t, later)); err != nil || p != rel+"-later" {
+		t.Errorf("Path of a cgroup made after the walk = %q, %v; want %q", p, err, rel+"-later")
+	}
+	if _, err := walker.Path(id - 1); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Path(%d), below the IDs walked and not seen: %v, want fs.ErrNotExist", id-1, err)
 	}
 
 	// Gone: a resolver that saw it still answers (a late sample), one that

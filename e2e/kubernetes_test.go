@@ -5,10 +5,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -32,17 +30,12 @@ import (
 )
 
 // The pods of TestKubernetesPods sit on a node of their own in a namespace
-// of their own. Container IDs are hashes of the names, so the recorded
-// answers name the same IDs from one run to the next.
+// of their own. Container IDs are discovertest.ContainerID's hashes of the
+// names, so the recorded answers name the same IDs from one run to the next.
 const (
 	kubeNode      = "ptest-node"
 	kubeNamespace = "ptest"
 )
-
-func containerIDOf(pod, container string) string {
-	h := sha256.Sum256([]byte(pod + "/" + container))
-	return hex.EncodeToString(h[:])
-}
 
 // TestKubernetesPods runs discovery's pod watch against a real
 // kube-apiserver: pods bound to a node (no kubelet: they stay Pending, and
@@ -172,7 +165,7 @@ func newPodScenario(t *testing.T, api *kubeAPI) *podScenario {
 // kubelet lays it out with the systemd driver (scope: the runtime's prefix).
 func (s *podScenario) run(pod, container, scope string) {
 	uid := strings.ReplaceAll(s.api.podUID(pod), "-", "_")
-	rel := "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uid + ".slice/" + scope + "-" + containerIDOf(pod, container) + ".scope"
+	rel := "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uid + ".slice/" + scope + "-" + discovertest.ContainerID(pod, container) + ".scope"
 	s.procs[pod+"/"+container] = discovertest.Start(s.t, discovertest.MakeCgroup(s.t, s.unified, rel))
 }
 
@@ -199,7 +192,7 @@ func (s *podScenario) target(podContainer string) (map[string]string, bool) {
 func (s *podScenario) found(pod, container, service string) {
 	s.t.Helper()
 	want := map[string]string{"node": kubeNode, "namespace": kubeNamespace, "pod": pod, "container": container,
-		"container_id": containerIDOf(pod, container), "service_name": service}
+		"container_id": discovertest.ContainerID(pod, container), "service_name": service}
 	waitPods(s.t, s.pods, func() error {
 		got, ok := s.target(pod + "/" + container)
 		if !ok || !maps.Equal(got, want) {
@@ -334,7 +327,7 @@ func (a *kubeAPI) setStatus(pod, phase, runtime string, containers ...string) {
 			st = map[string]any{"terminated": map[string]any{"exitCode": 0, "startedAt": "2026-12-01T00:00:00Z", "finishedAt": "2026-12-01T00:00:01Z"}}
 		}
 		sts = append(sts, map[string]any{"name": c, "image": "registry.invalid/" + c + ":1", "imageID": "",
-			"containerID": runtime + "://" + containerIDOf(pod, c), "ready": phase == "Running", "restartCount": 0, "state": st})
+			"containerID": runtime + "://" + discovertest.ContainerID(pod, c), "ready": phase == "Running", "restartCount": 0, "state": st})
 	}
 	a.do("PATCH", "/api/v1/namespaces/"+kubeNamespace+"/pods/"+pod+"/status", "application/merge-patch+json",
 		map[string]any{"status": map[string]any{"phase": phase, "containerStatuses": sts}}, nil, http.StatusOK)

@@ -30,6 +30,17 @@ func writableMounts(t *testing.T) Mounts {
 	return m
 }
 
+// writableV1Mounts are writableMounts on a machine that also has v1's
+// name=systemd hierarchy (hybrid); the test is skipped elsewhere.
+func writableV1Mounts(t *testing.T) Mounts {
+	t.Helper()
+	m := writableMounts(t)
+	if m.Systemd == "" {
+		t.Skip("no cgroup v1 name=systemd hierarchy here")
+	}
+	return m
+}
+
 func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)

@@ -3,8 +3,6 @@ package discover
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -257,19 +255,12 @@ func newLogLines() (*logLines, *slog.Logger) {
 	return l, slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// containerIDOf is the container ID e2e's TestKubernetesPods gave a pod's
-// container (a hash of the names, so that recordings stay comparable).
-func containerIDOf(pod, container string) string {
-	h := sha256.Sum256([]byte(pod + "/" + container))
-	return hex.EncodeToString(h[:])
-}
-
 // recordedIDs are the containers of the recorded session, by pod/container.
 func recordedIDs() map[string]string {
 	ids := map[string]string{}
 	for _, pc := range []string{"web/app", "db/postgres", "db/exporter", "batch/job", "pending/app", "late/app", "elsewhere/app"} {
 		pod, c, _ := strings.Cut(pc, "/")
-		ids[pc] = containerIDOf(pod, c)
+		ids[pc] = discovertest.ContainerID(pod, c)
 	}
 	return ids
 }

@@ -194,10 +194,7 @@ func TestUnitStartedLater(t *testing.T) {
 // TestUnitsOnTheV1SystemdHierarchy moves a process into a unit of the
 // name=systemd hierarchy only, as on a cgroup v1 machine, and finds it there.
 func TestUnitsOnTheV1SystemdHierarchy(t *testing.T) {
-	m := writableMounts(t)
-	if m.Systemd == "" {
-		t.Skip("no cgroup v1 name=systemd hierarchy here")
-	}
+	m := writableV1Mounts(t)
 	unit := "ptest-" + randHex(5) + "-v1.service"
 	rel := "/system.slice/" + unit
 	dir := makeCgroup(t, m.Systemd, rel)
@@ -276,10 +273,7 @@ func procCgroup(t *testing.T, pid int) string {
 // TestUnitsOnAHybridMachine puts a process in a unit of both hierarchies,
 // as systemd does on a hybrid machine: Procs lists it once.
 func TestUnitsOnAHybridMachine(t *testing.T) {
-	m := writableMounts(t)
-	if m.Systemd == "" {
-		t.Skip("no cgroup v1 name=systemd hierarchy here")
-	}
+	m := writableV1Mounts(t)
 	unit := "ptest-" + randHex(5) + "-hybrid.service"
 	rel := "/system.slice/" + unit
 	pid := startChild(t, makeCgroup(t, m.Unified, rel), makeCgroup(t, m.Systemd, rel))

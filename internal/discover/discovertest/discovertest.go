@@ -4,6 +4,8 @@
 package discovertest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -103,4 +105,12 @@ func Wait(t testing.TB, changed func() <-chan struct{}, check func() error) {
 			t.Fatalf("after 30 s: %v", err)
 		}
 	}
+}
+
+// ContainerID is the container ID the tests give a pod's container: a
+// hash of the names, so that the answers recorded from a real API server
+// name the same IDs from one run to the next.
+func ContainerID(pod, container string) string {
+	h := sha256.Sum256([]byte(pod + "/" + container))
+	return hex.EncodeToString(h[:])
 }

@@ -15,3 +15,6 @@ require (
 )
 
 replace github.com/pyroscope-sdk/pyroscope-go => ../
+
+// internal/discover, which e2e tests, uses x/sys/unix.
+require golang.org/x/sys v0.47.0 // indirect

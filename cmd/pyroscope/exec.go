@@ -104,6 +104,12 @@ func runExec(args []string, io *stdio) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.stdin, io.stdout, io.stderr
 	cmd.Env = childEnv(io.environ(), dst.env, probeErr == nil)
 
+	// Catch the signals to relay before the child runs: one that came
+	// between its start and Notify would kill this process and leave the
+	// child holding our stdout.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, relayed...)
+	defer signal.Stop(sigs)
 	sampler, startErr := startTraced(cmd, c.sampleRate, probeErr == nil)
 	if startErr != nil {
 		dst.close()
@@ -114,9 +120,6 @@ func runExec(args []string, io *stdio) int {
 	}
 	log.infof("profiling %s (pid %d) as %s", argv[0], cmd.Process.Pid, dst.Destination)
 
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, relayed...)
-	defer signal.Stop(sigs)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 

@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,23 @@ func sumFor(t *testing.T, data []byte, typ, fn string) int64 {
 	return sum
 }
 
+// sumOfSize is sumFor over the heap samples of objects of the given size.
+func sumOfSize(t *testing.T, data []byte, typ, fn string, size int64) int64 {
+	t.Helper()
+	p, err := profile.ParseData(data)
+	if err != nil {
+		t.Fatalf("window does not parse as pprof: %v", err)
+	}
+	p.Sample = slices.DeleteFunc(p.Sample, func(s *profile.Sample) bool {
+		return len(s.NumLabel["bytes"]) != 1 || s.NumLabel["bytes"][0] != size
+	})
+	sum, ok := proftest.Sum(p, typ, fn)
+	if !ok {
+		t.Fatalf("profile has no sample type %q", typ)
+	}
+	return sum
+}
+
 func fetchRaw(t *testing.T, url string) []byte {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -133,8 +151,10 @@ func TestDeltasSumOverWindows(t *testing.T) {
 			}
 			switch w.Name {
 			case upload.KindHeap:
-				objects += sumFor(t, w.Data, "alloc_objects", "pullTestAlloc")
-				space += sumFor(t, w.Data, "alloc_space", "pullTestAlloc")
+				// Only pullTestAlloc's own 4 KiB objects: under load the
+				// runtime once charged it with a 112-byte object of its own.
+				objects += sumOfSize(t, w.Data, "alloc_objects", "pullTestAlloc", 4096)
+				space += sumOfSize(t, w.Data, "alloc_space", "pullTestAlloc", 4096)
 			case upload.KindMutex:
 				delay += sumFor(t, w.Data, "delay", "pullTestContend")
 			}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // A Destination delivers profiles that a program collects by other means

@@ -5,13 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 // A child process given Env() sends to the same series, server and token as
 // the destination, even with a different environment of its own.
 func TestDestinationEnvReachesAChild(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	dst, err := newDestination(Config{
 		ApplicationName: "shop.api{team=a}",
 		ServerAddress:   srv.URL,
@@ -37,7 +39,7 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r := waitFor(t, srv, "goroutines")
+	r := srv.WaitFor(t, "goroutines")
 	if got, want := r.Query["name"], dst.Series(nil); got != want || want != "shop.api{env=prod,team=a}" {
 		t.Errorf("child sent to %q, destination is %q", got, want)
 	}
@@ -50,7 +52,7 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 }
 
 func TestDestinationPushAddsExtraTags(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	dst, err := newDestination(Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +65,7 @@ func TestDestinationPushAddsExtraTags(t *testing.T) {
 	if err := dst.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r := waitFor(t, srv, "goroutines")
+	r := srv.WaitFor(t, "goroutines")
 	if r.Query["name"] != "app{env=x,instance=10.0.0.7:6060}" {
 		t.Errorf("name = %q", r.Query["name"])
 	}

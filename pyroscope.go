@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // Version is this SDK's version, sent in the User-Agent header.

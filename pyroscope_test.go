@@ -1,7 +1,6 @@
 package pyroscope
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,12 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 func TestMain(m *testing.M) {
@@ -62,52 +62,7 @@ func env(kv ...string) lookupEnv {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-// burnCPU is the test's hot function. It runs until the process has used d
-// more CPU time, not d of wall time, so that a loaded machine still gives the
-// CPU profiler samples to take.
-//
-//go:noinline
-func burnCPU(d time.Duration) [32]byte {
-	var h [32]byte
-	for end := cpuTime() + d; cpuTime() < end; {
-		for range 1000 {
-			h = sha256.Sum256(h[:])
-		}
-	}
-	return h
-}
-
-// cpuTime is the CPU time this process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 var keepAlive [][]byte
-
-// allocKnown allocates n objects of size bytes each, and nothing else.
-//
-//go:noinline
-func allocKnown(n, size int) {
-	for range n {
-		allocSink = make([]byte, size)
-	}
-	allocSink = nil
-}
-
-// allocSink makes allocKnown's objects escape to the heap.
-var allocSink []byte
-
-// sampleEveryAllocation sets runtime.MemProfileRate to 1 for the test, so
-// heap values are exact rather than estimates with a sampling error.
-func sampleEveryAllocation(t *testing.T) {
-	old := runtime.MemProfileRate
-	runtime.MemProfileRate = 1
-	t.Cleanup(func() { runtime.MemProfileRate = old })
-}
 
 //go:noinline
 func allocBeforeStart(n, size int) {
@@ -117,25 +72,10 @@ func allocBeforeStart(n, size int) {
 	keepAlive = nil
 }
 
-func waitFor(t *testing.T, s *ingestServer, family string) received {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case r := <-s.got:
-			if r.family() == family {
-				return r
-			}
-		case <-timeout:
-			t.Fatalf("no %s upload arrived; got %d uploads", family, len(s.all()))
-		}
-	}
-}
-
 func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
-	sampleEveryAllocation(t)
+	proftest.SampleEveryAllocation(t)
 	allocBeforeStart(500, 64<<10)
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	clk := newFakeClock()
 	p, err := start(Config{
 		ApplicationName: "checkout.api{env=test}",
@@ -149,14 +89,14 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 	defer p.Stop()
 	from := clk.Now()
 
-	burnCPU(400 * time.Millisecond)
+	proftest.BurnCPU(400 * time.Millisecond)
 	const n, size = 1000, 64 << 10
-	allocKnown(n, size)
+	proftest.AllocKnown(n, size)
 	clk.Advance(15 * time.Second)
 
-	cpu := waitFor(t, srv, "cpu")
-	if got := valueOf(cpu.Profile, "samples", "burnCPU"); got == 0 {
-		t.Errorf("CPU window has no samples in burnCPU; functions: %v", functions(cpu.Profile))
+	cpu := srv.WaitFor(t, "cpu")
+	if got := proftest.ValueOf(cpu.Profile, "samples", "BurnCPU"); got == 0 {
+		t.Errorf("CPU window has no samples in BurnCPU; functions: %v", functions(cpu.Profile))
 	}
 	if cpu.Path != "/prefix/ingest" {
 		t.Errorf("path %q, want the prefix kept: /prefix/ingest", cpu.Path)
@@ -180,8 +120,8 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 		t.Errorf("User-Agent = %q", ua)
 	}
 
-	heap := waitFor(t, srv, "heap")
-	if before := valueOf(heap.Profile, "alloc_space", "allocBeforeStart"); before != 0 {
+	heap := srv.WaitFor(t, "heap")
+	if before := proftest.ValueOf(heap.Profile, "alloc_space", "allocBeforeStart"); before != 0 {
 		t.Errorf("the first heap window holds %d bytes allocated before Start", before)
 	}
 	// The runtime publishes allocations at the end of a GC cycle; the SDK
@@ -191,13 +131,13 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got int64
-	for _, r := range srv.all() {
-		if r.family() == "heap" {
-			got += allocatedOfSize(r.Profile, "allocKnown", size)
+	for _, r := range srv.All() {
+		if r.Family() == "heap" {
+			got += proftest.AllocatedOfSize(r.Profile, "AllocKnown", size)
 		}
 	}
 	if got != n*size {
-		t.Errorf("alloc_space in allocKnown summed over the windows = %d, want %d", got, n*size)
+		t.Errorf("alloc_space in AllocKnown summed over the windows = %d, want %d", got, n*size)
 	}
 	if cfg := heap.Config["inuse_space"]; cfg["aggregation"] != "average" {
 		t.Errorf("sample_type_config for inuse_space = %v, want aggregation average", cfg)
@@ -228,7 +168,7 @@ func TestTokenSources(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newIngestServer(t)
+			srv := proftest.NewIngestServer(t)
 			p, err := start(Config{
 				ApplicationName: "app",
 				ServerAddress:   srv.URL,
@@ -241,7 +181,7 @@ func TestTokenSources(t *testing.T) {
 			if err := p.Stop(); err != nil {
 				t.Fatal(err)
 			}
-			r := waitFor(t, srv, "goroutines")
+			r := srv.WaitFor(t, "goroutines")
 			if got := r.Header.Get("Authorization"); got != tt.want {
 				t.Errorf("Authorization = %q, want %q", got, tt.want)
 			}
@@ -305,7 +245,7 @@ func TestStartFailsWhileAnotherCPUProfileRuns(t *testing.T) {
 }
 
 func TestEnvironmentFillsUnsetFields(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	p, err := start(Config{}, env(
 		"PYROSCOPE_APPLICATION_NAME", "envapp",
 		"PYROSCOPE_SERVER_ADDRESS", "http://wrong.invalid",
@@ -325,20 +265,20 @@ func TestEnvironmentFillsUnsetFields(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r := waitFor(t, srv, "goroutines")
+	r := srv.WaitFor(t, "goroutines")
 	if r.Query["name"] != "envapp{team=core,zone=a}" {
 		t.Errorf("name = %q", r.Query["name"])
 	}
 	if r.Header.Get("X-Scope-OrgID") != "tenant-7" {
 		t.Errorf("X-Scope-OrgID = %q", r.Header.Get("X-Scope-OrgID"))
 	}
-	if len(srv.all()) != 1 {
-		t.Errorf("got %d uploads, want only the goroutines type asked for", len(srv.all()))
+	if len(srv.All()) != 1 {
+		t.Errorf("got %d uploads, want only the goroutines type asked for", len(srv.All()))
 	}
 }
 
 func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	before := goleak.IgnoreCurrent()
 	p, err := start(Config{
 		ApplicationName: "app",
@@ -356,8 +296,8 @@ func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
 	// included; the test server's own connection goroutines are not ours.
 	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 	got := map[string]int{}
-	for _, r := range srv.all() {
-		got[r.family()]++
+	for _, r := range srv.All() {
+		got[r.Family()]++
 	}
 	for _, f := range []string{"cpu", "heap", "goroutines", "mutex", "block"} {
 		if got[f] != 1 {
@@ -384,7 +324,7 @@ func TestDirectorySinkWritesProfilesPprofOpens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	burnCPU(300 * time.Millisecond)
+	proftest.BurnCPU(300 * time.Millisecond)
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -401,8 +341,8 @@ func TestDirectorySinkWritesProfilesPprofOpens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s does not parse as pprof: %v", files[0], err)
 	}
-	if valueOf(prof, "samples", "burnCPU") == 0 {
-		t.Errorf("no burnCPU samples in %s", files[0])
+	if proftest.ValueOf(prof, "samples", "BurnCPU") == 0 {
+		t.Errorf("no BurnCPU samples in %s", files[0])
 	}
 	if _, err := os.Stat(strings.TrimSuffix(files[0], ".pb.gz") + ".json"); err != nil {
 		t.Errorf("labels file missing: %v", err)
@@ -472,14 +412,14 @@ func startBlockOnly(t *testing.T, server string) *Profiler {
 // again, or every block window it sends is empty.
 func TestBlockProfileAfterRestart(t *testing.T) {
 	for run := range 2 {
-		srv := newIngestServer(t)
+		srv := proftest.NewIngestServer(t)
 		p := startBlockOnly(t, srv.URL)
 		blockOnChannel(20 * time.Millisecond)
 		if err := p.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		r := waitFor(t, srv, "block")
-		if got := valueOf(r.Profile, "delay", "blockOnChannel"); got <= 0 {
+		r := srv.WaitFor(t, "block")
+		if got := proftest.ValueOf(r.Profile, "delay", "blockOnChannel"); got <= 0 {
 			t.Errorf("run %d: block delay in blockOnChannel = %d, want > 0", run+1, got)
 		}
 	}
@@ -489,7 +429,7 @@ func TestBlockProfileAfterRestart(t *testing.T) {
 // design, seconds per window: the block profile must show the program's
 // blocking, not theirs.
 func TestBlockProfileLeavesOutOwnWaits(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	p := startBlockOnly(t, srv.URL)
 	blockOnChannel(20 * time.Millisecond)
 	// Delivering the first window ends the upload workers' and the
@@ -502,15 +442,15 @@ func TestBlockProfileLeavesOutOwnWaits(t *testing.T) {
 	}
 	var windows int
 	var user int64
-	for _, r := range srv.all() {
-		if r.family() != "block" {
+	for _, r := range srv.All() {
+		if r.Family() != "block" {
 			continue
 		}
 		windows++
-		user += valueOf(r.Profile, "delay", "blockOnChannel")
+		user += proftest.ValueOf(r.Profile, "delay", "blockOnChannel")
 		for _, s := range r.Profile.Sample {
 			for _, own := range []string{".(*Profiler).loop", ".(*Queue).work"} {
-				if stackHas(s, own) {
+				if proftest.StackEndsIn(s, own) {
 					t.Errorf("block window %d holds the profiler's own wait in %s: %v", windows, own, s.Value)
 				}
 			}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // cpuWindows cuts the perf sampler's samples into windows and queues them.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	pyroscope "github.com/pyroscope-sdk/pyroscope-go"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // A destination is where the CLI's windows go: the SDK's own Destination

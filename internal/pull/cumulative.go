@@ -11,7 +11,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/delta"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // cumulative turns one kind's cumulative profiles (heap, mutex, block) into

@@ -21,7 +21,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // maxBody bounds what is read from one endpoint, so that a wrong URL cannot

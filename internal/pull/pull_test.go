@@ -18,7 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 func TestMain(m *testing.M) {

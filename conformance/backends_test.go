@@ -1,4 +1,4 @@
-package pyroscope
+package conformance
 
 import (
 	"context"
@@ -18,6 +18,8 @@ import (
 	"github.com/google/pprof/profile"
 	pushv1 "github.com/grafana/pyroscope/api/gen/proto/go/push/v1"
 	"github.com/grafana/pyroscope/api/gen/proto/go/push/v1/pushv1connect"
+	pyroscope "github.com/pyroscope-sdk/pyroscope-go"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -25,7 +27,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// A backendRun is what one backend's server received from a profiling
+// A backendRun is what one backend's server proftest.Received from a profiling
 // session, by family ("cpu", "heap"), with the labels and token it carried.
 type backendRun struct {
 	profiles map[string]*profile.Profile
@@ -37,12 +39,12 @@ func newBackendRun() *backendRun {
 	return &backendRun{profiles: map[string]*profile.Profile{}, apps: map[string]string{}}
 }
 
-// add records one received profile. Several windows of a family are merged.
+// add records one proftest.Received profile. Several windows of a family are merged.
 func (r *backendRun) add(t *testing.T, family, app string, raw []byte) {
 	t.Helper()
 	p, err := profile.ParseData(raw)
 	if err != nil {
-		t.Errorf("%s: received bytes do not parse as pprof: %v", family, err)
+		t.Errorf("%s: proftest.Received bytes do not parse as pprof: %v", family, err)
 		return
 	}
 	if old := r.profiles[family]; old != nil {
@@ -194,7 +196,7 @@ func startParcaBackend(t *testing.T, run *backendRun) string {
 }
 
 // TestBackendsReceiveEquivalentProfiles runs the same workload through every
-// backend and checks that each server received the same functions and, for
+// backend and checks that each server proftest.Received the same functions and, for
 // the heap, the same allocation total within sampling error.
 func TestBackendsReceiveEquivalentProfiles(t *testing.T) {
 	const (
@@ -203,37 +205,37 @@ func TestBackendsReceiveEquivalentProfiles(t *testing.T) {
 		n, size   = 32, 2 << 20
 		cpuFamily = "cpu"
 	)
-	sampleEveryAllocation(t)
+	proftest.SampleEveryAllocation(t)
 	backends := []struct {
 		name  string
-		setup func(t *testing.T, run *backendRun) Config
+		setup func(t *testing.T, run *backendRun) pyroscope.Config
 	}{
-		{"ingest", func(t *testing.T, run *backendRun) Config {
-			srv := newIngestServer(t)
+		{"ingest", func(t *testing.T, run *backendRun) pyroscope.Config {
+			srv := proftest.NewIngestServer(t)
 			t.Cleanup(func() {
-				for _, r := range srv.all() {
+				for _, r := range srv.All() {
 					run.tokens = append(run.tokens, r.Header.Get("Authorization"))
 					raw, err := rawProfile(r.Profile)
 					if err != nil {
 						t.Fatal(err)
 					}
-					run.add(t, r.family(), strings.SplitN(r.Query["name"], "{", 2)[0], raw)
+					run.add(t, r.Family(), strings.SplitN(r.Query["name"], "{", 2)[0], raw)
 				}
 			})
-			return Config{ServerAddress: srv.URL}
+			return pyroscope.Config{ServerAddress: srv.URL}
 		}},
-		{"push", func(t *testing.T, run *backendRun) Config {
+		{"push", func(t *testing.T, run *backendRun) pyroscope.Config {
 			path, h := pushv1connect.NewPusherServiceHandler(&pushBackend{t: t, run: run})
 			mux := http.NewServeMux()
 			mux.Handle(path, h)
 			srv := httptest.NewServer(mux)
 			t.Cleanup(srv.Close)
-			return Config{ServerAddress: srv.URL, Protocol: "push"}
+			return pyroscope.Config{ServerAddress: srv.URL, Protocol: "push"}
 		}},
-		{"parca", func(t *testing.T, run *backendRun) Config {
-			return Config{ServerAddress: startParcaBackend(t, run), Protocol: "parca"}
+		{"parca", func(t *testing.T, run *backendRun) pyroscope.Config {
+			return pyroscope.Config{ServerAddress: startParcaBackend(t, run), Protocol: "parca"}
 		}},
-		{"directory", func(t *testing.T, run *backendRun) Config {
+		{"directory", func(t *testing.T, run *backendRun) pyroscope.Config {
 			dir := t.TempDir()
 			t.Cleanup(func() {
 				files, _ := filepath.Glob(filepath.Join(dir, app, "*.pb.gz"))
@@ -251,7 +253,7 @@ func TestBackendsReceiveEquivalentProfiles(t *testing.T) {
 				}
 				run.tokens = append(run.tokens, "Bearer "+token) // a directory checks no token
 			})
-			return Config{ServerAddress: "file://" + dir}
+			return pyroscope.Config{ServerAddress: "file://" + dir}
 		}},
 	}
 	runs := map[string]*backendRun{}
@@ -262,13 +264,13 @@ func TestBackendsReceiveEquivalentProfiles(t *testing.T) {
 			cfg := b.setup(t, run)
 			cfg.ApplicationName = app
 			cfg.AuthToken = token
-			cfg.ProfileTypes = []ProfileType{ProfileCPU, ProfileAllocSpace}
-			p, err := start(cfg, env(), newFakeClock())
+			cfg.ProfileTypes = []pyroscope.ProfileType{pyroscope.ProfileCPU, pyroscope.ProfileAllocSpace}
+			p, err := pyroscope.Start(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			burnCPU(300 * time.Millisecond)
-			allocKnown(n, size)
+			proftest.BurnCPU(300 * time.Millisecond)
+			proftest.AllocKnown(n, size)
 			runtime.GC() // publish the allocations in the heap profile
 			if err := p.Stop(); err != nil {
 				t.Fatalf("Stop: %v", err)
@@ -292,16 +294,16 @@ func TestBackendsReceiveEquivalentProfiles(t *testing.T) {
 				t.Errorf("%s: %s profile stored under application %q, want %q", b.name, family, run.apps[family], app)
 			}
 		}
-		if p := run.profiles[cpuFamily]; p != nil && valueOf(p, "samples", "burnCPU") == 0 {
-			t.Errorf("%s: no CPU samples in burnCPU", b.name)
+		if p := run.profiles[cpuFamily]; p != nil && proftest.ValueOf(p, "samples", "BurnCPU") == 0 {
+			t.Errorf("%s: no CPU samples in BurnCPU", b.name)
 		}
 		if p := run.profiles["heap"]; p != nil {
-			if got, want := allocatedOfSize(p, "allocKnown", size), int64(n*size); got != want {
-				t.Errorf("%s: alloc_space in allocKnown = %d, want %d", b.name, got, want)
+			if got, want := proftest.AllocatedOfSize(p, "AllocKnown", size), int64(n*size); got != want {
+				t.Errorf("%s: alloc_space in AllocKnown = %d, want %d", b.name, got, want)
 			}
 		}
 	}
-	// Every backend received the same sample types for each family.
+	// Every backend proftest.Received the same sample types for each family.
 	for _, family := range []string{cpuFamily, "heap"} {
 		var first string
 		for _, b := range backends {

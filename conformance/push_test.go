@@ -1,4 +1,4 @@
-package upload
+package conformance
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"connectrpc.com/connect"
 	pushv1 "github.com/grafana/pyroscope/api/gen/proto/go/push/v1"
 	"github.com/grafana/pyroscope/api/gen/proto/go/push/v1/pushv1connect"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // pushServer is Pyroscope's push service as generated in the official API
@@ -99,11 +101,11 @@ func TestPushToOfficialServer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &pushServer{}
 			addr, client := startPushServer(t, s, tt.prefix, tt.h2c)
-			creds := &Credentials{
-				Token: NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
+			creds := &upload.Credentials{
+				Token: upload.NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
 				TenantID: "team-a", Headers: map[string]string{"X-Extra": "1"}, UserAgent: "pyroscope-go/test",
 			}
-			p, err := NewPush(addr, creds, client)
+			p, err := upload.NewPush(addr, creds, client)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,14 +181,14 @@ func TestPushErrorsAreClassified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, client := startPushServer(t, &pushServer{fail: func(int) error { return tt.err }}, "", false)
-			p, err := NewPush(addr, &Credentials{Token: NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN"}, client)
+			p, err := upload.NewPush(addr, &upload.Credentials{Token: upload.NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN"}, client)
 			if err != nil {
 				t.Fatal(err)
 			}
 			n, err := p.Send(context.Background(), windows)
-			var e *Error
+			var e *upload.Error
 			if n != 0 || !errors.As(err, &e) {
-				t.Fatalf("Send = %d, %v; want 0 and an *Error", n, err)
+				t.Fatalf("Send = %d, %v; want 0 and an *upload.Error", n, err)
 			}
 			if e.Retryable != tt.retryable || e.Auth != tt.auth || e.Status != tt.status {
 				t.Errorf("Retryable=%v Auth=%v Status=%d, want %v %v %d (%v)", e.Retryable, e.Auth, e.Status, tt.retryable, tt.auth, tt.status, e)
@@ -209,12 +211,12 @@ func TestPushRetryAfterFromAProxy(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer srv.Client().CloseIdleConnections()
-	p, err := NewPush(srv.URL, nil, srv.Client())
+	p, err := upload.NewPush(srv.URL, nil, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = p.Send(context.Background(), testWindows(t)[:1])
-	var e *Error
+	var e *upload.Error
 	if !errors.As(err, &e) || !e.Retryable || e.RetryAfter != 7*time.Second || !strings.Contains(e.Error(), "over capacity") {
 		t.Fatalf("got %#v, want a retryable error asking for 7s that quotes the body", err)
 	}
@@ -222,9 +224,9 @@ func TestPushRetryAfterFromAProxy(t *testing.T) {
 
 func TestPushSplitsLargeBatches(t *testing.T) {
 	verifyNoLeaks(t)
-	big := make([]byte, 600) // two do not fit one request of 1000 bytes
-	batch := []Window{
-		{App: "a", Name: KindCPU, Data: big}, {App: "a", Name: KindHeap, Data: big}, {App: "a", Name: KindMutex, Data: big},
+	big := make([]byte, 2<<20) // two do not fit one request: the SDK sends at most 3 MiB per request
+	batch := []upload.Window{
+		{App: "a", Name: upload.KindCPU, Data: big}, {App: "a", Name: upload.KindHeap, Data: big}, {App: "a", Name: upload.KindMutex, Data: big},
 	}
 	tests := []struct {
 		name          string
@@ -244,11 +246,10 @@ func TestPushSplitsLargeBatches(t *testing.T) {
 				return nil
 			}}
 			addr, client := startPushServer(t, s, "", true)
-			p, err := NewPush(addr, nil, client)
+			p, err := upload.NewPush(addr, nil, client)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.maxBytes = 1000
 			n, err := p.Send(context.Background(), batch)
 			if n != tt.wantDelivered || (err == nil) != (tt.failAt < 0) {
 				t.Fatalf("Send = %d, %v; want %d delivered", n, err, tt.wantDelivered)
@@ -263,31 +264,6 @@ func TestPushSplitsLargeBatches(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestNewPushAddress(t *testing.T) {
-	tests := []struct {
-		address, wantEndpoint, wantErr string
-	}{
-		{"http://localhost:4040", "http://localhost:4040/push.v1.PusherService/Push", ""},
-		{"https://profiles.example.com/pyroscope/", "https://profiles.example.com/pyroscope/push.v1.PusherService/Push", ""},
-		{"localhost:4040", "", "not an http:// or https:// URL"},
-		{"ftp://x", "", "not an http:// or https:// URL"},
-		{"https://user:hunter2@example.com%", "", "…@example.com"},
-	}
-	for _, tt := range tests {
-		p, err := NewPush(tt.address, nil, nil)
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("NewPush(%q) error %v, want one saying %q", tt.address, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("NewPush(%q): %v", tt.address, err)
-		case p.endpoint != tt.wantEndpoint:
-			t.Errorf("NewPush(%q) posts to %q, want %q", tt.address, p.endpoint, tt.wantEndpoint)
-		}
 	}
 }
 

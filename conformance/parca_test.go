@@ -1,4 +1,4 @@
-package upload
+package conformance
 
 import (
 	"cmp"
@@ -37,7 +37,14 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
+
+// writeRawProcedure is the method profilestore.proto declares, which
+// Parca and Polar Signals Cloud serve.
+const writeRawProcedure = "parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw"
 
 // writeRawRequestType describes parca.profilestore.v1alpha1.WriteRawRequest
 // as Parca's profilestore.proto declares it, so that the test server decodes
@@ -256,9 +263,9 @@ func testTLS(t *testing.T) (server, client *tls.Config) {
 }
 
 // newTestParca is NewParca with the backend closed when the test ends.
-func newTestParca(t *testing.T, address string, creds *Credentials, tlsConfig *tls.Config) *Parca {
+func newTestParca(t *testing.T, address string, creds *upload.Credentials, tlsConfig *tls.Config) *upload.Parca {
 	t.Helper()
-	p, err := NewParca(address, creds, tlsConfig)
+	p, err := upload.NewParca(address, creds, tlsConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +293,8 @@ func TestParcaWriteRaw(t *testing.T) {
 			if tt.tls {
 				srvTLS, cliTLS = serverTLS, clientTLS
 			}
-			creds := &Credentials{
-				Token: NewSecret("eyJhbGciOiJSUzI1NiJ9.jwt.sig"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
+			creds := &upload.Credentials{
+				Token: upload.NewSecret("eyJhbGciOiJSUzI1NiJ9.jwt.sig"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
 				Headers: map[string]string{"X-Polarsignals-Project": "p-42"},
 			}
 			p := newTestParca(t, tt.address(startParcaServer(t, s, srvTLS)), creds, cliTLS)
@@ -335,11 +342,15 @@ func TestParcaWriteRaw(t *testing.T) {
 	}
 }
 
+// snapshotTypes are the sample types that hold a state at the window's end
+// rather than a change over it.
+var snapshotTypes = map[string]bool{"inuse_objects": true, "inuse_space": true, "goroutine": true}
+
 // checkParcaSeries checks the profiles Parca received for window w: changes
 // over the window keep its bounds, while snapshots (inuse_*, goroutine) come
 // in a profile of their own, at the window's end with no duration, since
 // Parca takes any duration to mean a delta; and the split loses no value.
-func checkParcaSeries(t *testing.T, w Window, raws [][]byte) {
+func checkParcaSeries(t *testing.T, w upload.Window, raws [][]byte) {
 	t.Helper()
 	orig, err := profile.ParseData(w.Data)
 	if err != nil {
@@ -370,7 +381,7 @@ func checkParcaSeries(t *testing.T, w Window, raws [][]byte) {
 		}
 		if !snap {
 			changes++
-			if w.Name == KindCPU {
+			if w.Name == upload.KindCPU {
 				checkReceivedProfile(t, w.Name, raw)
 			} else if wantTime := cmp.Or(orig.TimeNanos, w.From.UnixNano()); p.TimeNanos != wantTime || p.DurationNanos != int64(w.Until.Sub(w.From)) {
 				t.Errorf("%s: time_nanos=%d duration_nanos=%d, want the profile's own time or the window's start, %d, and the window's length, %d",
@@ -390,10 +401,10 @@ func checkParcaSeries(t *testing.T, w Window, raws [][]byte) {
 			}
 		}
 	}
-	if w.Name == KindGoroutines && !hasFunction(orig, "parkedInBackendTest") {
+	if w.Name == upload.KindGoroutines && !proftest.HasFunction(orig, "parkedInBackendTest") {
 		t.Errorf("goroutines: the test window holds no parkedInBackendTest stack")
 	}
-	wantShape := map[string][2]int{KindCPU: {1, 0}, KindGoroutines: {0, 1}, KindHeap: {1, 1}}[w.Name]
+	wantShape := map[string][2]int{upload.KindCPU: {1, 0}, upload.KindGoroutines: {0, 1}, upload.KindHeap: {1, 1}}[w.Name]
 	if [2]int{changes, snapshots} != wantShape {
 		t.Errorf("%s: %d change and %d snapshot profiles, want %d and %d", w.Name, changes, snapshots, wantShape[0], wantShape[1])
 	}
@@ -425,7 +436,7 @@ func TestParcaPlaintextOnlyForHTTP(t *testing.T) {
 			if tt.serverTLS {
 				srvTLS = serverTLS
 			}
-			p := newTestParca(t, tt.address(startParcaServer(t, s, srvTLS)), &Credentials{Token: NewSecret("tok")}, tt.clientTLS)
+			p := newTestParca(t, tt.address(startParcaServer(t, s, srvTLS)), &upload.Credentials{Token: upload.NewSecret("tok")}, tt.clientTLS)
 			n, err := p.Send(context.Background(), windows)
 			if n != 0 || err == nil {
 				t.Fatalf("Send = %d, %v; want a failure", n, err)
@@ -469,11 +480,11 @@ func TestParcaErrorsAreClassified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &parcaServer{fail: func(int) error { return tt.err }}
-			p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &Credentials{Token: NewSecret(token), TokenSource: "Config.AuthTokenFile"}, nil)
+			p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &upload.Credentials{Token: upload.NewSecret(token), TokenSource: "Config.AuthTokenFile"}, nil)
 			n, err := p.Send(context.Background(), windows)
-			var e *Error
+			var e *upload.Error
 			if n != 0 || !errors.As(err, &e) {
-				t.Fatalf("Send = %d, %v; want 0 and an *Error", n, err)
+				t.Fatalf("Send = %d, %v; want 0 and an *upload.Error", n, err)
 			}
 			t.Log(err)
 			if e.Retryable != tt.retryable || e.Auth != tt.auth || e.RetryAfter != tt.retryAfter || e.Status != int(status.Code(tt.err)) {
@@ -492,8 +503,8 @@ func TestParcaErrorsAreClassified(t *testing.T) {
 
 func TestParcaSplitsLargeBatches(t *testing.T) {
 	verifyNoLeaks(t)
-	big := make([]byte, 600) // two do not fit one call of 1000 bytes
-	batch := []Window{{App: "a", Name: KindCPU, Data: big}, {App: "a", Name: KindHeap, Data: big}, {App: "a", Name: KindBlock, Data: big}}
+	big := make([]byte, 2<<20) // two do not fit one call: the SDK sends at most 3 MiB per request
+	batch := []upload.Window{{App: "a", Name: upload.KindCPU, Data: big}, {App: "a", Name: upload.KindHeap, Data: big}, {App: "a", Name: upload.KindBlock, Data: big}}
 	s := &parcaServer{fail: func(n int) error {
 		if n == 1 {
 			return status.Error(codes.Unavailable, "restarting")
@@ -501,9 +512,8 @@ func TestParcaSplitsLargeBatches(t *testing.T) {
 		return nil
 	}}
 	p := newTestParca(t, "http://"+startParcaServer(t, s, nil), nil, nil)
-	p.maxBytes = 1000
 	n, err := p.Send(context.Background(), batch)
-	if n != 1 || !Retryable(err) {
+	if n != 1 || !upload.Retryable(err) {
 		t.Fatalf("Send = %d, %v; want the first window delivered and a retryable error", n, err)
 	}
 	got := s.received()
@@ -517,34 +527,6 @@ func TestParcaSplitsLargeBatches(t *testing.T) {
 	}
 }
 
-func TestNewParcaAddress(t *testing.T) {
-	tests := []struct {
-		address, wantEndpoint, wantErr string
-	}{
-		{"grpc.polarsignals.com:443", "https://grpc.polarsignals.com:443/" + writeRawProcedure, ""},
-		{"grpc.polarsignals.com", "https://grpc.polarsignals.com:443/" + writeRawProcedure, ""},
-		{"[::1]:7070", "https://[::1]:7070/" + writeRawProcedure, ""},
-		{"https://parca.example.com/api/", "https://parca.example.com/api/" + writeRawProcedure, ""},
-		{"http://localhost:7070", "http://localhost:7070/" + writeRawProcedure, ""},
-		{"dns:///parca:7070", "", "want https://host:port"},
-		{"grpc://parca:7070", "", "want https://host:port"},
-		{"", "", "want host:port"},
-	}
-	for _, tt := range tests {
-		p, err := NewParca(tt.address, nil, nil)
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("NewParca(%q) error %v, want one saying %q", tt.address, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("NewParca(%q): %v", tt.address, err)
-		case p.endpoint != tt.wantEndpoint:
-			t.Errorf("NewParca(%q) calls %q, want %q", tt.address, p.endpoint, tt.wantEndpoint)
-		}
-	}
-}
-
 func TestParcaTokenFile(t *testing.T) {
 	verifyNoLeaks(t)
 	const token = "eyJ0b2tlbi1maWxlIjp0cnVlfQ.jwt.sig"
@@ -553,9 +535,9 @@ func TestParcaTokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &parcaServer{fail: func(int) error { return status.Error(codes.Unauthenticated, "expired: "+token) }}
-	p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &Credentials{TokenFile: path, TokenSource: "Config.AuthTokenFile"}, nil)
+	p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &upload.Credentials{TokenFile: path, TokenSource: "Config.AuthTokenFile"}, nil)
 	_, err := p.Send(context.Background(), testWindows(t)[:1])
-	var e *Error
+	var e *upload.Error
 	if !errors.As(err, &e) || !e.Auth || !strings.Contains(e.Error(), "rejected the bearer token from Config.AuthTokenFile") {
 		t.Fatalf("got %v, want an Auth error naming Config.AuthTokenFile", err)
 	}

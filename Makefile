@@ -1,10 +1,11 @@
 # `make test` is the one test command: the README gives it and .ci/run runs it.
 # It covers every module of the repository but e2e/ (which needs real
-# servers; see e2e/README.md): the SDK and CLI at the root, the
-# wire-protocol tests in conformance and the benchmarks' smoke run in bench.
+# servers; see e2e/README.md): the SDK at the root, the CLI in
+# cmd/pyroscope, the wire-protocol tests in conformance and the benchmarks'
+# smoke run in bench.
 GO ?= go
 FUZZTIME ?= 5s
-MODULES = . conformance
+MODULES = . cmd/pyroscope conformance
 
 .PHONY: test vet unit fuzz bench-smoke example
 

@@ -9,11 +9,7 @@ require (
 	golang.org/x/sys v0.47.0
 )
 
-require (
-	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
-	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
-)
+require github.com/klauspost/compress v1.20.3 // indirect
 
 // The CLI is built from the SDK next to it: in a checkout, its own
 // internal packages; see the README on installing a release.

@@ -1,17 +1,16 @@
 package upload
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"time"
-
-	"github.com/hashicorp/go-retryablehttp"
 )
 
 // The retry policy is applied in two layers that share the backoff below.
@@ -52,77 +51,108 @@ func backoff(failures int, base, limit, retryAfter time.Duration) time.Duration 
 	return max(rand.N(ceil+1), retryAfter)
 }
 
-// retryingDoer sends each request through go-retryablehttp with the
-// short-blip policy above and caps the response body it returns.
+// retryingDoer sends each request with the short-blip policy above
+// (checkRetry, backoff) and caps the response body it returns.
 type retryingDoer struct {
-	c *retryablehttp.Client
+	hc      *http.Client
+	logf    func(level, format string, args ...any)
+	onRetry func()
 }
 
 func newRetryingDoer(hc *http.Client, opts TransportOptions) *retryingDoer {
-	c := &retryablehttp.Client{
-		HTTPClient:   hc,
-		Logger:       leveledLogf{opts.Logf},
-		RetryWaitMin: httpRetryWaitMin,
-		RetryWaitMax: httpRetryWaitMax,
-		RetryMax:     httpRetryMax,
-		CheckRetry:   checkRetry,
-		Backoff: func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-			var after time.Duration
-			if resp != nil {
-				after = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-			}
-			return backoff(attempt+1, lo, hi, after)
-		},
-		// Hand the last response or error back unchanged, so the backend
-		// classifies it (status, Retry-After) like any other.
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	if opts.OnRetry != nil {
-		c.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
-			if attempt > 0 {
-				opts.OnRetry()
-			}
-		}
-	}
-	return &retryingDoer{c: c}
+	return &retryingDoer{hc: hc, logf: opts.Logf, onRetry: opts.OnRetry}
 }
 
-// Do sends req, retrying short failures. Its body is read into memory once
-// so that it can be sent again.
+// Do sends req, retrying short failures at most httpRetryMax times. Its
+// body is read into memory once so that it can be sent again. When the
+// retries run out, the last response or error is returned unchanged, so the
+// backend classifies it (status, Retry-After) like any other.
 func (d *retryingDoer) Do(req *http.Request) (*http.Response, error) {
-	rr, err := retryablehttp.FromRequest(req)
-	if err != nil {
-		return nil, fmt.Errorf("upload: reading the body of %s %s: %w", req.Method, req.URL.Redacted(), err)
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("upload: reading the body of %s %s: %w", req.Method, req.URL.Redacted(), err)
+		}
+		body = b
 	}
-	resp, err := d.c.Do(rr)
-	if resp != nil && resp.Body != nil {
-		resp.Body = &cappedBody{rc: resp.Body, left: maxResponseBody}
+	ctx := req.Context()
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && d.onRetry != nil {
+			d.onRetry()
+		}
+		resp, err := d.hc.Do(withBody(req, body))
+		if !checkRetry(ctx, resp, err) || attempt == httpRetryMax {
+			if err != nil {
+				d.hc.CloseIdleConnections()
+			}
+			if resp != nil && resp.Body != nil {
+				resp.Body = &cappedBody{rc: resp.Body, left: maxResponseBody}
+			}
+			return resp, err
+		}
+		var after time.Duration
+		reason := fmt.Sprint(err)
+		if resp != nil {
+			after = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			reason = resp.Status
+			drain(resp.Body)
+		}
+		wait := backoff(attempt+1, httpRetryWaitMin, httpRetryWaitMax, after)
+		if d.logf != nil {
+			d.logf("debug", "http: %s %s: %s; retrying in %v", req.Method, req.URL.Redacted(), reason, wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			d.hc.CloseIdleConnections()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
 	}
-	return resp, err
+}
+
+// withBody is req, to be sent once more, with a fresh reader over body.
+func withBody(req *http.Request, body []byte) *http.Request {
+	if body == nil {
+		return req
+	}
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.ContentLength = int64(len(body))
+	return r
+}
+
+// drain reads a little of a response that will not be used and closes it,
+// so that its connection can be reused for the retry.
+func drain(b io.ReadCloser) {
+	io.CopyN(io.Discard, b, 4096)
+	b.Close()
 }
 
 // CloseIdleConnections closes the client's idle keep-alive connections;
 // call it when the SDK stops so that no connection goroutine lingers.
-func (d *retryingDoer) CloseIdleConnections() { d.c.HTTPClient.CloseIdleConnections() }
+func (d *retryingDoer) CloseIdleConnections() { d.hc.CloseIdleConnections() }
 
-// checkRetry is the HTTP layer's CheckRetry: retry connection errors and
+// checkRetry reports whether the HTTP layer retries: connection errors and
 // timeouts, 408, 429 and 5xx but 501; not a failed certificate check or a
-// redirect loop, which another attempt cannot fix; and not a response
-// whose Retry-After is longer than this layer waits, which the queue then
-// honours. It never returns an error, so the last response or error reaches
-// the backend unchanged.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// redirect loop, which another attempt cannot fix; and not a response whose
+// Retry-After is longer than this layer waits, which the queue then honours.
+func checkRetry(ctx context.Context, resp *http.Response, err error) bool {
 	if ctx.Err() != nil {
-		return false, nil
+		return false
 	}
 	if err != nil {
-		return !permanentTransportError(err), nil
+		return !permanentTransportError(err)
 	}
 	switch s := resp.StatusCode; {
 	case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500 && s != http.StatusNotImplemented:
-		return ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()) <= httpRetryWaitMax, nil
+		return ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()) <= httpRetryWaitMax
 	}
-	return false, nil
+	return false
 }
 
 // permanentTransportError reports errors that no retry can fix.
@@ -136,29 +166,4 @@ func permanentTransportError(err error) bool {
 	return errors.As(err, &unknownCA) || errors.As(err, &hostname) ||
 		errors.As(err, &invalid) || errors.As(err, &verifyError) ||
 		errors.Is(err, errTooManyRedirects)
-}
-
-// leveledLogf routes go-retryablehttp's messages to Logf at debug level:
-// the queue reports the failures that matter. The library redacts URL
-// passwords itself; headers, where tokens live, are never logged.
-type leveledLogf struct {
-	logf func(level, format string, args ...any)
-}
-
-func (l leveledLogf) Error(msg string, kv ...any) { l.log(msg, kv) }
-func (l leveledLogf) Warn(msg string, kv ...any)  { l.log(msg, kv) }
-func (l leveledLogf) Info(msg string, kv ...any)  { l.log(msg, kv) }
-func (l leveledLogf) Debug(msg string, kv ...any) { l.log(msg, kv) }
-
-func (l leveledLogf) log(msg string, kv []any) {
-	if l.logf == nil {
-		return
-	}
-	var b strings.Builder
-	b.WriteString("http: ")
-	b.WriteString(msg)
-	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(&b, " %v=%v", kv[i], kv[i+1])
-	}
-	l.logf("debug", "%s", b.String())
 }

@@ -68,9 +68,8 @@ func TestCheckRetry(t *testing.T) {
 		{"200", context.Background(), resp(200, ""), nil, false},
 	}
 	for _, tt := range tests {
-		retry, err := checkRetry(tt.ctx, tt.resp, tt.err)
-		if retry != tt.retry || err != nil {
-			t.Errorf("%s: checkRetry = %v, %v; want %v, nil", tt.name, retry, err, tt.retry)
+		if retry := checkRetry(tt.ctx, tt.resp, tt.err); retry != tt.retry {
+			t.Errorf("%s: checkRetry = %v, want %v", tt.name, retry, tt.retry)
 		}
 	}
 }

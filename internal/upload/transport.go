@@ -172,7 +172,7 @@ func portOf(u *url.URL) string {
 }
 
 // doerTransport lets a user's Doer serve as the transport of the client
-// that go-retryablehttp drives.
+// that retryingDoer drives.
 type doerTransport struct{ d Doer }
 
 func (t doerTransport) RoundTrip(req *http.Request) (*http.Response, error) { return t.d.Do(req) }

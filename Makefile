@@ -20,8 +20,8 @@ unit:
 
 # Each fuzz target runs for a few seconds on top of its seed corpus.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseAppName$$' -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz '^FuzzParseTagList$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAppName$$' -fuzztime $(FUZZTIME) ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTagList$$' -fuzztime $(FUZZTIME) ./internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) ./internal/upload
 
 # The benchmark module's tests: a short smoke run of every benchmark driver,

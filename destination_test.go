@@ -5,28 +5,40 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
-
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
+
+// openDestination opens the destination that Start would open for cfg, as
+// cmd/pyroscope opens one for the profiles it collects by other means.
+func openDestination(t *testing.T, cfg Config, env config.LookupEnv) *upload.Destination {
+	t.Helper()
+	s, err := cfg.resolve(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := upload.Open(s, userAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
 
 // A child process given Env() sends to the same series, server and token as
 // the destination, even with a different environment of its own.
 func TestDestinationEnvReachesAChild(t *testing.T) {
 	srv := proftest.NewIngestServer(t)
-	dst, err := newDestination(Config{
+	dst := openDestination(t, Config{
 		ApplicationName: "shop.api{team=a}",
 		ServerAddress:   srv.URL,
 		Tags:            map[string]string{"env": "prod"},
 		UploadRate:      time.Minute,
 	}, env("PYROSCOPE_AUTH_TOKEN", "parent-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer dst.Close(context.Background())
 
 	var childEnv []string
-	for k, v := range dst.Env() {
+	for k, v := range dst.Settings().Env() {
 		if v != "" {
 			childEnv = append(childEnv, k, v)
 		}
@@ -53,11 +65,8 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 
 func TestDestinationPushAddsExtraTags(t *testing.T) {
 	srv := proftest.NewIngestServer(t)
-	dst, err := newDestination(Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateTags(map[string]string{"bad.key": "v"}); err == nil {
+	dst := openDestination(t, Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
+	if err := config.ValidateTags(map[string]string{"bad.key": "v"}); err == nil {
 		t.Error("ValidateTags accepted a key with a dot")
 	}
 	var buf = goroutineProfile(t)

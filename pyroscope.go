@@ -15,21 +15,26 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
 // Version is this SDK's version, sent in the User-Agent header.
 const Version = "0.1.0"
 
+// userAgent names the SDK on every request.
+const userAgent = "pyroscope-sdk-go/" + Version
+
 // A Profiler is a running profiling session, made by Start.
 type Profiler struct {
-	s     *settings
-	dst   *Destination
-	log   leveledLogger
+	s     *config.Settings
+	dst   *upload.Destination
 	clock clock
 	sinks []sink
 
@@ -41,14 +46,16 @@ type Profiler struct {
 	stopOnce sync.Once
 	stopErr  error
 	mu       sync.Mutex
-	counts   map[string]int64 // windows collected per profile family
+	counts   map[ProfileType]int64 // windows collected per type asked for
 }
 
-// sink is one collector and the family its windows are sent under.
+// sink is one collector, the family its windows are sent under and the
+// types asked for that its windows hold.
 type sink struct {
-	name string
-	c    collect.Collector
-	last int // bytes of its previous window, to size the next one's buffer
+	name  string
+	types []ProfileType
+	c     collect.Collector
+	last  int // bytes of its previous window, to size the next one's buffer
 }
 
 // Start reads cfg and the environment, starts the collectors and the
@@ -60,34 +67,37 @@ func Start(cfg Config) (*Profiler, error) {
 	return start(cfg, os.LookupEnv, realClock{})
 }
 
-func start(cfg Config, env lookupEnv, clk clock) (*Profiler, error) {
-	dst, err := newDestination(cfg, env)
+func start(cfg Config, env config.LookupEnv, clk clock) (*Profiler, error) {
+	s, err := cfg.resolve(env)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := upload.Open(s, userAgent)
 	if err != nil {
 		return nil, err
 	}
 	p := &Profiler{
-		s:       dst.s,
+		s:       s,
 		dst:     dst,
-		log:     dst.log,
 		clock:   clk,
 		flushCh: make(chan chan struct{}),
 		stopCh:  make(chan struct{}),
 		done:    make(chan struct{}),
-		counts:  map[string]int64{},
+		counts:  map[ProfileType]int64{},
 	}
-	if p.sinks, err = newSinks(p.s, p.log.logf); err != nil {
+	if p.sinks, err = newSinks(s); err != nil {
 		dst.Close(context.Background())
 		return nil, err
 	}
 	p.from = clk.Now()
 	go p.loop()
-	p.log.logf("info", "profiling %s: %v", dst, p.s.types)
+	s.Log.Logf(logging.Info, "profiling %s: %v", dst, s.Types)
 	return p, nil
 }
 
 // newSinks starts one collector per profile family asked for, in a fixed
 // order. On error it closes those already started.
-func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink, error) {
+func newSinks(s *config.Settings) ([]sink, error) {
 	var sinks []sink
 	fail := func(err error) ([]sink, error) {
 		for _, k := range sinks {
@@ -95,33 +105,33 @@ func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink
 		}
 		return nil, fmt.Errorf("pyroscope: %w", err)
 	}
-	info := func(format string, args ...any) { logf("info", format, args...) }
-	if s.wants(ProfileCPU) {
-		c, err := collect.NewCPU(int(s.SampleRate))
+	info := func(format string, args ...any) { s.Log.Logf(logging.Info, format, args...) }
+	if wants(s, ProfileCPU) {
+		c, err := collect.NewCPU(s.SampleRate)
 		if err != nil {
 			return fail(err)
 		}
-		sinks = append(sinks, sink{name: upload.KindCPU, c: c})
+		sinks = append(sinks, sink{name: upload.KindCPU, types: []ProfileType{ProfileCPU}, c: c})
 	}
-	if s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) {
-		sinks = append(sinks, sink{name: upload.KindHeap, c: collect.NewHeap(collect.HeapOptions{
-			SampleTypes:   s.sampleTypes(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace),
+	if heap := asked(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace); heap != nil {
+		sinks = append(sinks, sink{name: upload.KindHeap, types: heap, c: collect.NewHeap(collect.HeapOptions{
+			SampleTypes:   sampleTypes(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace),
 			DisableGCRuns: s.DisableGCRuns,
 		})})
 	}
-	if s.wants(ProfileGoroutines) {
-		sinks = append(sinks, sink{name: upload.KindGoroutines, c: collect.NewGoroutines()})
+	if wants(s, ProfileGoroutines) {
+		sinks = append(sinks, sink{name: upload.KindGoroutines, types: []ProfileType{ProfileGoroutines}, c: collect.NewGoroutines()})
 	}
-	if s.wants(ProfileMutexCount, ProfileMutexDuration) {
-		sinks = append(sinks, sink{name: upload.KindMutex, c: collect.NewMutex(collect.ContentionOptions{
-			SampleTypes: s.sampleTypes(ProfileMutexCount, ProfileMutexDuration),
+	if mutex := asked(s, ProfileMutexCount, ProfileMutexDuration); mutex != nil {
+		sinks = append(sinks, sink{name: upload.KindMutex, types: mutex, c: collect.NewMutex(collect.ContentionOptions{
+			SampleTypes: sampleTypes(s, ProfileMutexCount, ProfileMutexDuration),
 			Rate:        s.MutexProfileFraction,
 			Logger:      info,
 		})})
 	}
-	if s.wants(ProfileBlockCount, ProfileBlockDuration) {
-		sinks = append(sinks, sink{name: upload.KindBlock, c: collect.NewBlock(collect.ContentionOptions{
-			SampleTypes: s.sampleTypes(ProfileBlockCount, ProfileBlockDuration),
+	if block := asked(s, ProfileBlockCount, ProfileBlockDuration); block != nil {
+		sinks = append(sinks, sink{name: upload.KindBlock, types: block, c: collect.NewBlock(collect.ContentionOptions{
+			SampleTypes: sampleTypes(s, ProfileBlockCount, ProfileBlockDuration),
 			Rate:        s.BlockProfileRate,
 			Logger:      info,
 			// The scheduler and the upload workers wait for the next
@@ -129,20 +139,38 @@ func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink
 			Own: []uintptr{reflect.ValueOf((*Profiler).loop).Pointer(), upload.WorkerEntry()},
 		})})
 	}
-	if s.wants(ProfileGoroutineLeak) {
+	if wants(s, ProfileGoroutineLeak) {
 		info("goroutine_leak is not collected: it needs a runtime built with GOEXPERIMENT=goroutineleakprofile, and this SDK does not read it yet")
 	}
 	return sinks, nil
 }
 
+// wants reports whether any of types was asked for.
+func wants(s *config.Settings, types ...ProfileType) bool {
+	for _, t := range types {
+		if slices.Contains(s.Types, string(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// asked is the types of family that were asked for.
+func asked(s *config.Settings, family ...ProfileType) []ProfileType {
+	var out []ProfileType
+	for _, t := range family {
+		if wants(s, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // sampleTypes maps the asked-for types of one family to the pprof sample
 // type names the runtime uses (mutex_count is contentions, and so on).
-func (s *settings) sampleTypes(family ...ProfileType) []string {
+func sampleTypes(s *config.Settings, family ...ProfileType) []string {
 	var out []string
-	for _, t := range family {
-		if !s.wants(t) {
-			continue
-		}
+	for _, t := range asked(s, family...) {
 		switch t {
 		case ProfileMutexCount, ProfileBlockCount:
 			out = append(out, "contentions")
@@ -160,7 +188,7 @@ func (s *settings) sampleTypes(family ...ProfileType) []string {
 func (p *Profiler) loop() {
 	defer close(p.done)
 	var tick <-chan time.Time
-	if !p.s.DisableAutomaticResets {
+	if !p.s.Manual {
 		c, stop := p.clock.NewTicker(p.s.UploadRate)
 		defer stop()
 		tick = c
@@ -173,7 +201,7 @@ func (p *Profiler) loop() {
 			p.cut()
 			close(reply)
 		case <-p.stopCh:
-			if p.s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) && !p.s.DisableGCRuns {
+			if wants(p.s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) && !p.s.DisableGCRuns {
 				// The runtime publishes allocations at the end of a GC
 				// cycle: without one now, the last window's allocations
 				// would never be sent.
@@ -182,7 +210,7 @@ func (p *Profiler) loop() {
 			p.cut()
 			for _, k := range p.sinks {
 				if err := k.c.Close(); err != nil {
-					p.log.logf("error", "stopping %s profile: %v", k.name, err)
+					p.s.Log.Logf(logging.Error, "stopping %s profile: %v", k.name, err)
 				}
 			}
 			return
@@ -198,22 +226,24 @@ func (p *Profiler) cut() {
 		k := &p.sinks[i]
 		data, err := p.collectOne(k, until)
 		if err != nil {
-			p.log.logf("error", "collecting %s profile: %v", k.name, err)
+			p.s.Log.Logf(logging.Error, "collecting %s profile: %v", k.name, err)
 			continue
 		}
-		w := upload.Window{App: p.s.app, Tags: p.s.tags, Name: k.name, From: p.from, Until: until, Data: data}
+		w := upload.Window{Name: k.name, From: p.from, Until: until, Data: data}
 		if k.name == upload.KindCPU {
-			w.SampleRate = int(p.s.SampleRate)
+			w.SampleRate = p.s.SampleRate
 		}
 		ws = append(ws, w)
 	}
 	p.from = until
 	p.mu.Lock()
 	for _, w := range ws {
-		p.counts[w.Name]++
+		for _, t := range p.typesOf(w.Name) {
+			p.counts[t]++
+		}
 	}
 	p.mu.Unlock()
-	p.dst.queue.Push(ws...)
+	p.dst.Push(nil, ws...)
 }
 
 // collectOne runs one collector, turning a panic into an error: nothing the
@@ -253,7 +283,7 @@ func (p *Profiler) Flush(wait bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), p.s.StopTimeout)
 		defer cancel()
 		if err := p.dst.Flush(ctx); err != nil {
-			p.log.logf("warn", "flush: %v", err)
+			p.s.Log.Logf(logging.Warn, "flush: %v", err)
 		}
 	}
 }
@@ -276,27 +306,8 @@ func (p *Profiler) StopContext(ctx context.Context) error {
 		<-p.done
 		if err := p.dst.Close(ctx); err != nil {
 			p.stopErr = err
-			p.log.logf("error", "stop: %v", err)
+			p.s.Log.Logf(logging.Error, "stop: %v", err)
 		}
 	})
 	return p.stopErr
-}
-
-// Stats says what the SDK has done since Start, so that a user can see that
-// profiling works: windows collected per profile family, and the delivery
-// counters (uploaded, retried, dropped, bytes sent, last error).
-type Stats struct {
-	Collected map[string]int64
-	upload.Stats
-}
-
-// Stats returns a snapshot of the counters. It is safe to call at any time.
-func (p *Profiler) Stats() Stats {
-	p.mu.Lock()
-	collected := make(map[string]int64, len(p.counts))
-	for k, v := range p.counts {
-		collected[k] = v
-	}
-	p.mu.Unlock()
-	return Stats{Collected: collected, Stats: p.dst.Stats()}
 }

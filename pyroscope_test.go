@@ -17,6 +17,7 @@ import (
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
@@ -54,7 +55,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // env is a fixed environment for start.
-func env(kv ...string) lookupEnv {
+func env(kv ...string) config.LookupEnv {
 	m := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]

@@ -28,23 +28,23 @@ func newCPUWindows(s *perf.Sampler, dst *destination, log *logger, rate int) *cp
 func (c *cpuWindows) cut(until time.Time) {
 	var buf bytes.Buffer
 	if err := c.s.Profile(&buf, c.from, until); err != nil {
-		c.log.errorf("cutting the CPU window: %v", err)
+		c.log.Errorf("cutting the CPU window: %v", err)
 		return
 	}
 	c.dst.push(nil, upload.Window{Name: upload.KindCPU, From: c.from, Until: until, Data: buf.Bytes(), SampleRate: c.rate})
 	c.from = until
 	st := c.s.Stats()
-	c.log.logf("debug", "cpu window: %d samples so far, %d lost, %d threads", st.Samples, st.Lost, st.Threads)
+	c.log.Debugf("cpu window: %d samples so far, %d lost, %d threads", st.Samples, st.Lost, st.Threads)
 }
 
 // close stops the sampler and reports lost samples once.
 func (c *cpuWindows) close() {
 	st := c.s.Stats()
 	if st.Lost > 0 {
-		c.log.warnf("the kernel dropped %d of %d CPU samples (buffers full); try a lower --sample-rate", st.Lost, st.Samples+st.Lost)
+		c.log.Warnf("the kernel dropped %d of %d CPU samples (buffers full); try a lower --sample-rate", st.Lost, st.Samples+st.Lost)
 	}
 	if err := c.s.Close(); err != nil {
-		c.log.errorf("stopping the sampler: %v", err)
+		c.log.Errorf("stopping the sampler: %v", err)
 	}
 }
 

@@ -90,7 +90,7 @@ func runExec(args []string, io *stdio) int {
 		return 127 // as a shell does for a command not found
 	}
 	log := newLogger(io.stderr, c.logLevel, c.noLogging)
-	dst, err := newDestination(&c, io.getenv, log.logf)
+	dst, err := newDestination(&c, io.getenv, log)
 	if err != nil {
 		return usageError(io, "exec", err)
 	}
@@ -110,9 +110,9 @@ func runExec(args []string, io *stdio) int {
 		return fail(io, "exec", fmt.Errorf("starting %s: %w", argv[0], startErr))
 	}
 	if probeErr != nil {
-		log.warnf("no CPU profile: %v; %s runs unprofiled by perf (if it links the SDK, it profiles its own CPU)", attachError(os.Getpid(), probeErr), argv[0])
+		log.Warnf("no CPU profile: %v; %s runs unprofiled by perf (if it links the SDK, it profiles its own CPU)", attachError(os.Getpid(), probeErr), argv[0])
 	}
-	log.infof("profiling %s (pid %d) as %s", argv[0], cmd.Process.Pid, dst.Destination)
+	log.Infof("profiling %s (pid %d) as %s", argv[0], cmd.Process.Pid, dst.Destination)
 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, relayed...)
@@ -135,7 +135,7 @@ loop:
 				continue // the child, in our process group, got it too
 			}
 			if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				log.warnf("relaying %v to %s: %v", sig, argv[0], err)
+				log.Warnf("relaying %v to %s: %v", sig, argv[0], err)
 			}
 		case <-tick.C:
 			if cpu != nil {
@@ -151,7 +151,7 @@ loop:
 		cpu.close()
 	}
 	if err := dst.close(); err != nil {
-		log.errorf("%v", err)
+		log.Errorf("%v", err)
 	}
 	return exitStatus(cmd, waitErr, io)
 }

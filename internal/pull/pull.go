@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
@@ -38,9 +39,8 @@ type Options struct {
 	Kinds []string
 	// Client sends the requests; nil means a plain *http.Client.
 	Client *http.Client
-	// Logf receives the puller's messages ("debug", "info", "warn", "error");
-	// nil discards them.
-	Logf func(level, format string, args ...any)
+	// Logf receives the puller's messages; nil discards them.
+	Logf logging.Func
 }
 
 // A Puller reads one program's profiles window after window. It is not safe
@@ -49,7 +49,7 @@ type Puller struct {
 	base   *url.URL
 	kinds  []string
 	client *http.Client
-	logf   func(level, format string, args ...any)
+	logf   logging.Func
 
 	cumulative map[string]*cumulative // heap, mutex, block
 	last       time.Time              // when the cumulative profiles were last read
@@ -86,7 +86,7 @@ func New(opts Options) (*Puller, error) {
 		p.client = &http.Client{}
 	}
 	if p.logf == nil {
-		p.logf = func(string, string, ...any) {}
+		p.logf = func(logging.Level, string, ...any) {}
 	}
 	return p, nil
 }
@@ -242,7 +242,7 @@ func (p *Puller) Pull(ctx, cut context.Context, d time.Duration) ([]upload.Windo
 		return nil, fmt.Errorf("pull: %s: %w", p.base.Redacted(), errors.Join(errs...))
 	}
 	for _, err := range errs {
-		p.logf("warn", "pull %s: %v", p.base.Redacted(), err)
+		p.logf(logging.Warn, "pull %s: %v", p.base.Redacted(), err)
 	}
 	return out, nil
 }
@@ -271,7 +271,7 @@ func (p *Puller) pullCPU(ctx context.Context, d time.Duration) (upload.Window, e
 			// (the program's own SDK, another puller) holds the one CPU
 			// profiler a Go process has.
 			p.warnedCPU = true
-			p.logf("warn", "pull %s: no CPU profile: %v (only one CPU profile can run in a Go process at a time)", p.base.Redacted(), err)
+			p.logf(logging.Warn, "pull %s: no CPU profile: %v (only one CPU profile can run in a Go process at a time)", p.base.Redacted(), err)
 		}
 		return upload.Window{}, fmt.Errorf("cpu: %w", err)
 	}
@@ -314,7 +314,7 @@ func (p *Puller) Cut(ctx context.Context) ([]upload.Window, error) {
 		if len(prof.Sample) == 0 {
 			if !c.warnedEmpty {
 				c.warnedEmpty = true
-				p.logf("info", "pull %s: the %s profile is empty%s", p.base.Redacted(), kind, emptyHint(kind))
+				p.logf(logging.Info, "pull %s: the %s profile is empty%s", p.base.Redacted(), kind, emptyHint(kind))
 			}
 			continue
 		}

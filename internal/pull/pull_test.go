@@ -17,6 +17,7 @@ import (
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
@@ -209,8 +210,8 @@ func TestEmptyMutexProfileIsExplained(t *testing.T) {
 	defer runtime.SetMutexProfileFraction(prev)
 	srv := pprofServer(t)
 	var logs []string
-	p, err := New(Options{URL: srv.URL, Kinds: []string{upload.KindMutex}, Logf: func(level, format string, args ...any) {
-		logs = append(logs, level+": "+format)
+	p, err := New(Options{URL: srv.URL, Kinds: []string{upload.KindMutex}, Logf: func(level logging.Level, format string, args ...any) {
+		logs = append(logs, level.String()+": "+format)
 	}})
 	if err != nil {
 		t.Fatal(err)

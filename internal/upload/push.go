@@ -140,10 +140,13 @@ func encodePushRequest(batch []Window, maxBytes int) ([]byte, int, error) {
 	return b, len(all), nil
 }
 
-// redactURL hides the password of a URL that carries one, for messages.
+// redactURL is an address as messages show it: scheme, host and path, so
+// neither a password in the URL nor a token in its query reaches a log
+// line. An address that does not parse keeps only what follows its last
+// '@'.
 func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return u.Scheme + "://" + u.Host + u.Path
 	}
 	if i := strings.LastIndex(s, "@"); i >= 0 {
 		return "…" + s[i:]

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 )
 
 // Queue defaults and limits.
@@ -39,9 +41,8 @@ type QueueOptions struct {
 	// Timeout bounds one Send (one batch, the HTTP client's own short
 	// retries included). Default 10s.
 	Timeout time.Duration
-	// Logf receives the queue's messages; level is "debug", "info", "warn"
-	// or "error". Nil discards them.
-	Logf func(level, format string, args ...any)
+	// Logf receives the queue's messages. Nil discards them.
+	Logf logging.Func
 	// Credentials are those the backend sends. The queue names their
 	// TokenSource when the server rejects them, and removes their secrets
 	// from every message it logs or keeps. May be nil.
@@ -309,7 +310,10 @@ func (q *Queue) work() {
 
 // A logLine is a message decided under the lock and logged after it, so
 // that a Logf calling back into the queue cannot deadlock.
-type logLine struct{ level, msg string }
+type logLine struct {
+	level logging.Level
+	msg   string
+}
 
 // next returns the batch to send now; or, when there is none, how long to
 // wait (0: until changed is closed); or ok=false when the worker should
@@ -409,7 +413,7 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		}
 		wait := backoff(q.failures, queueBackoffBase, queueBackoffCap, after)
 		q.notBefore = now.Add(wait)
-		return []logLine{{"debug", fmt.Sprintf("upload failed, retrying %d windows in %s: %s", len(rest), wait.Round(time.Millisecond), msg)}}
+		return []logLine{{logging.Debug, fmt.Sprintf("upload failed, retrying %d windows in %s: %s", len(rest), wait.Round(time.Millisecond), msg)}}
 	}
 	var lines []logLine
 	// Rejected for good: drop the window the server refused, keep the rest.
@@ -420,11 +424,11 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		q.failures++
 		q.notBefore = now.Add(max(backoff(q.failures, queueBackoffBase, queueBackoffCap, e.RetryAfter), authMinWait))
 		if line := q.authLineLocked(e, msg); line != "" {
-			lines = append(lines, logLine{"error", line})
+			lines = append(lines, logLine{logging.Error, line})
 		}
 	}
 	if s := q.drops.take(now, false); s != "" {
-		lines = append(lines, logLine{"warn", s + "; last error: " + msg})
+		lines = append(lines, logLine{logging.Warn, s + "; last error: " + msg})
 	}
 	return lines
 }
@@ -507,11 +511,11 @@ func (q *Queue) logDrops(summary string) {
 	if last != "" {
 		summary += "; last error: " + last
 	}
-	q.logf("warn", "%s", summary)
+	q.logf(logging.Warn, "%s", summary)
 }
 
 // logf formats a message, removes any secret from it and hands it to Logf.
-func (q *Queue) logf(level, format string, args ...any) {
+func (q *Queue) logf(level logging.Level, format string, args ...any) {
 	if q.opts.Logf == nil {
 		return
 	}

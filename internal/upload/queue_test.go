@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 )
 
 // Canary secrets: every test that logs checks none of them ever shows up.
@@ -60,10 +62,10 @@ func captureLogs(t *testing.T) *logCapture {
 	return c
 }
 
-func (c *logCapture) logf(level, format string, args ...any) {
+func (c *logCapture) logf(level logging.Level, format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lines = append(c.lines, level+": "+fmt.Sprintf(format, args...))
+	c.lines = append(c.lines, level.String()+": "+fmt.Sprintf(format, args...))
 }
 
 func (c *logCapture) all() []string {

@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 )
 
 // The retry policy is applied in two layers that share the backoff below.
@@ -55,7 +57,7 @@ func backoff(failures int, base, limit, retryAfter time.Duration) time.Duration 
 // (checkRetry, backoff) and caps the response body it returns.
 type retryingDoer struct {
 	hc      *http.Client
-	logf    func(level, format string, args ...any)
+	logf    logging.Func
 	onRetry func()
 }
 
@@ -101,7 +103,7 @@ func (d *retryingDoer) Do(req *http.Request) (*http.Response, error) {
 		}
 		wait := backoff(attempt+1, httpRetryWaitMin, httpRetryWaitMax, after)
 		if d.logf != nil {
-			d.logf("debug", "http: %s %s: %s; retrying in %v", req.Method, req.URL.Redacted(), reason, wait)
+			d.logf(logging.Debug, "http: %s %s: %s; retrying in %v", req.Method, req.URL.Redacted(), reason, wait)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 )
 
 // maxResponseBody caps what a backend can read of any response: the SDK
@@ -38,7 +40,7 @@ type TransportOptions struct {
 	// Timeout bounds one HTTP exchange, body included. Default 10s.
 	Timeout time.Duration
 	// Logf receives the client's messages, as QueueOptions.Logf.
-	Logf func(level, format string, args ...any)
+	Logf logging.Func
 	// OnRetry, when set, is called each time the client retries a request
 	// by itself (the queue's Stats.Retried counts only its own retries).
 	OnRetry func()
@@ -132,7 +134,7 @@ func tlsConfig(opts TransportOptions) (*tls.Config, error) {
 	if opts.InsecureSkipVerify {
 		tc.InsecureSkipVerify = true
 		if opts.Logf != nil {
-			opts.Logf("warn", "TLS certificate verification is off (insecure switch): anyone on the path to the server can read the profiles and the credentials; use a CA file instead")
+			opts.Logf(logging.Warn, "TLS certificate verification is off (insecure switch): anyone on the path to the server can read the profiles and the credentials; use a CA file instead")
 		}
 	}
 	return tc, nil

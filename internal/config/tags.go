@@ -1,4 +1,4 @@
-package pyroscope
+package config
 
 import (
 	"fmt"
@@ -57,6 +57,17 @@ func parseTagList(s string) (map[string]string, error) {
 		tags[k] = v
 	}
 	return tags, nil
+}
+
+// ValidateTags checks tags with the rules Start applies to Config.Tags, for
+// tags a caller adds to a series (the CLI's --tag and the pulled instance).
+func ValidateTags(tags map[string]string) error {
+	for k, v := range tags {
+		if err := validateTag(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // validateTag accepts keys of letters, digits and '_' not starting with a

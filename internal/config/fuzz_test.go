@@ -1,4 +1,4 @@
-package pyroscope
+package config
 
 import (
 	"strings"

@@ -8,6 +8,7 @@ import (
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // openDestination opens the destination that Start would open for cfg, as
@@ -70,7 +71,7 @@ func TestDestinationPushAddsExtraTags(t *testing.T) {
 		t.Error("ValidateTags accepted a key with a dot")
 	}
 	var buf = goroutineProfile(t)
-	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, upload.Window{Name: upload.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
+	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
 	if err := dst.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

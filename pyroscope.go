@@ -23,6 +23,7 @@ import (
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Version is this SDK's version, sent in the User-Agent header.
@@ -52,10 +53,11 @@ type Profiler struct {
 // sink is one collector, the family its windows are sent under and the
 // types asked for that its windows hold.
 type sink struct {
-	name  string
-	types []ProfileType
-	c     collect.Collector
-	last  int // bytes of its previous window, to size the next one's buffer
+	name    string
+	types   []ProfileType
+	c       collect.Collector
+	samples []window.SampleType // c.SampleTypes(), put in every window
+	last    int                 // bytes of its previous window, to size the next one's buffer
 }
 
 // Start reads cfg and the environment, starts the collectors and the
@@ -111,26 +113,26 @@ func newSinks(s *config.Settings) ([]sink, error) {
 		if err != nil {
 			return fail(err)
 		}
-		sinks = append(sinks, sink{name: upload.KindCPU, types: []ProfileType{ProfileCPU}, c: c})
+		sinks = append(sinks, sink{name: window.KindCPU, types: []ProfileType{ProfileCPU}, c: c})
 	}
 	if heap := asked(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace); heap != nil {
-		sinks = append(sinks, sink{name: upload.KindHeap, types: heap, c: collect.NewHeap(collect.HeapOptions{
+		sinks = append(sinks, sink{name: window.KindHeap, types: heap, c: collect.NewHeap(collect.HeapOptions{
 			SampleTypes:   sampleTypes(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace),
 			DisableGCRuns: s.DisableGCRuns,
 		})})
 	}
 	if wants(s, ProfileGoroutines) {
-		sinks = append(sinks, sink{name: upload.KindGoroutines, types: []ProfileType{ProfileGoroutines}, c: collect.NewGoroutines()})
+		sinks = append(sinks, sink{name: window.KindGoroutines, types: []ProfileType{ProfileGoroutines}, c: collect.NewGoroutines()})
 	}
 	if mutex := asked(s, ProfileMutexCount, ProfileMutexDuration); mutex != nil {
-		sinks = append(sinks, sink{name: upload.KindMutex, types: mutex, c: collect.NewMutex(collect.ContentionOptions{
+		sinks = append(sinks, sink{name: window.KindMutex, types: mutex, c: collect.NewMutex(collect.ContentionOptions{
 			SampleTypes: sampleTypes(s, ProfileMutexCount, ProfileMutexDuration),
 			Rate:        s.MutexProfileFraction,
 			Logger:      info,
 		})})
 	}
 	if block := asked(s, ProfileBlockCount, ProfileBlockDuration); block != nil {
-		sinks = append(sinks, sink{name: upload.KindBlock, types: block, c: collect.NewBlock(collect.ContentionOptions{
+		sinks = append(sinks, sink{name: window.KindBlock, types: block, c: collect.NewBlock(collect.ContentionOptions{
 			SampleTypes: sampleTypes(s, ProfileBlockCount, ProfileBlockDuration),
 			Rate:        s.BlockProfileRate,
 			Logger:      info,
@@ -141,6 +143,9 @@ func newSinks(s *config.Settings) ([]sink, error) {
 	}
 	if wants(s, ProfileGoroutineLeak) {
 		info("goroutine_leak is not collected: it needs a runtime built with GOEXPERIMENT=goroutineleakprofile, and this SDK does not read it yet")
+	}
+	for i := range sinks {
+		sinks[i].samples = sinks[i].c.SampleTypes()
 	}
 	return sinks, nil
 }
@@ -221,7 +226,7 @@ func (p *Profiler) loop() {
 // cut ends the current window for every collector and queues the result.
 func (p *Profiler) cut() {
 	until := p.clock.Now()
-	ws := make([]upload.Window, 0, len(p.sinks))
+	ws := make([]window.Window, 0, len(p.sinks))
 	for i := range p.sinks {
 		k := &p.sinks[i]
 		data, err := p.collectOne(k, until)
@@ -229,8 +234,8 @@ func (p *Profiler) cut() {
 			p.s.Log.Logf(logging.Error, "collecting %s profile: %v", k.name, err)
 			continue
 		}
-		w := upload.Window{Name: k.name, From: p.from, Until: until, Data: data}
-		if k.name == upload.KindCPU {
+		w := window.Window{Name: k.name, From: p.from, Until: until, Data: data, SampleTypes: k.samples}
+		if k.name == window.KindCPU {
 			w.SampleRate = p.s.SampleRate
 		}
 		ws = append(ws, w)

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
-	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // verifyNoLeaks fails t if goroutines started during the test outlive it
@@ -38,7 +38,7 @@ func parkedInBackendTest(parked chan<- struct{}, release <-chan struct{}) {
 // goroutine profile from the runtime (holding parkedInBackendTest), a real
 // heap profile, and a CPU profile built with runtime/pprof's sample types
 // but without time_nanos and duration_nanos, which the backends must add.
-func testWindows(t *testing.T) []upload.Window {
+func testWindows(t *testing.T) []window.Window {
 	t.Helper()
 	parked, release := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
@@ -57,11 +57,16 @@ func testWindows(t *testing.T) []upload.Window {
 		t.Fatal(err)
 	}
 
+	// The sample types as runtime/pprof writes them; live heap and
+	// goroutines are snapshots, as the SDK's collectors say.
 	tags := map[string]string{"env": "test", "region": "eu_west"}
-	return []upload.Window{
-		{App: "checkout.api", Tags: tags, Name: upload.KindCPU, From: testFrom, Until: testUntil, Data: proftest.CPUProfile(t), SampleRate: 100},
-		{App: "checkout.api", Tags: tags, Name: upload.KindGoroutines, From: testFrom, Until: testUntil, Data: goroutines.Bytes()},
-		{App: "checkout.api", Tags: tags, Name: upload.KindHeap, From: testFrom, Until: testUntil, Data: heap.Bytes()},
+	return []window.Window{
+		{App: "checkout.api", Tags: tags, Name: window.KindCPU, From: testFrom, Until: testUntil, Data: proftest.CPUProfile(t), SampleRate: 100,
+			SampleTypes: []window.SampleType{{Name: "samples"}, {Name: "cpu"}}},
+		{App: "checkout.api", Tags: tags, Name: window.KindGoroutines, From: testFrom, Until: testUntil, Data: goroutines.Bytes(),
+			SampleTypes: []window.SampleType{{Name: "goroutine", Snapshot: true}}},
+		{App: "checkout.api", Tags: tags, Name: window.KindHeap, From: testFrom, Until: testUntil, Data: heap.Bytes(),
+			SampleTypes: []window.SampleType{{Name: "alloc_objects"}, {Name: "alloc_space"}, {Name: "inuse_objects", Snapshot: true}, {Name: "inuse_space", Snapshot: true}}},
 	}
 }
 
@@ -77,7 +82,7 @@ func checkReceivedProfile(t *testing.T, kind string, raw []byte) {
 		t.Errorf("%s: time_nanos=%d duration_nanos=%d, want both non-zero", kind, p.TimeNanos, p.DurationNanos)
 	}
 	switch kind {
-	case upload.KindCPU:
+	case window.KindCPU:
 		if !proftest.HasFunction(p, proftest.CPUFunction) || p.Sample[0].Value[1] != 300_000_000 {
 			t.Errorf("cpu: want %s with 300ms, got\n%v", proftest.CPUFunction, p)
 		}
@@ -85,11 +90,11 @@ func checkReceivedProfile(t *testing.T, kind string, raw []byte) {
 			t.Errorf("cpu: time_nanos=%d duration_nanos=%d, want the window's %d and %d",
 				p.TimeNanos, p.DurationNanos, testFrom.UnixNano(), testUntil.Sub(testFrom))
 		}
-	case upload.KindGoroutines:
+	case window.KindGoroutines:
 		if !proftest.HasFunction(p, "parkedInBackendTest") {
 			t.Errorf("goroutines: no stack holds parkedInBackendTest")
 		}
-	case upload.KindHeap:
+	case window.KindHeap:
 		if len(p.SampleType) != 4 || p.SampleType[0].Type != "alloc_objects" {
 			t.Errorf("heap: sample types %v, want runtime/pprof's four", p.SampleType)
 		}
@@ -99,8 +104,8 @@ func checkReceivedProfile(t *testing.T, kind string, raw []byte) {
 // profileNames is the __name__ label push and Parca series carry for each
 // family, as Pyroscope and Parca name them.
 var profileNames = map[string]string{
-	upload.KindCPU: "process_cpu", upload.KindHeap: "memory", upload.KindGoroutines: "goroutine",
-	upload.KindMutex: "mutex", upload.KindBlock: "block",
+	window.KindCPU: "process_cpu", window.KindHeap: "memory", window.KindGoroutines: "goroutine",
+	window.KindMutex: "mutex", window.KindBlock: "block",
 }
 
 // mustProfileName is the __name__ of family kind; it fails t for a family

@@ -40,6 +40,7 @@ import (
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // writeRawProcedure is the method profilestore.proto declares, which
@@ -350,7 +351,7 @@ var snapshotTypes = map[string]bool{"inuse_objects": true, "inuse_space": true, 
 // over the window keep its bounds, while snapshots (inuse_*, goroutine) come
 // in a profile of their own, at the window's end with no duration, since
 // Parca takes any duration to mean a delta; and the split loses no value.
-func checkParcaSeries(t *testing.T, w upload.Window, raws [][]byte) {
+func checkParcaSeries(t *testing.T, w window.Window, raws [][]byte) {
 	t.Helper()
 	orig, err := profile.ParseData(w.Data)
 	if err != nil {
@@ -381,7 +382,7 @@ func checkParcaSeries(t *testing.T, w upload.Window, raws [][]byte) {
 		}
 		if !snap {
 			changes++
-			if w.Name == upload.KindCPU {
+			if w.Name == window.KindCPU {
 				checkReceivedProfile(t, w.Name, raw)
 			} else if wantTime := cmp.Or(orig.TimeNanos, w.From.UnixNano()); p.TimeNanos != wantTime || p.DurationNanos != int64(w.Until.Sub(w.From)) {
 				t.Errorf("%s: time_nanos=%d duration_nanos=%d, want the profile's own time or the window's start, %d, and the window's length, %d",
@@ -401,10 +402,10 @@ func checkParcaSeries(t *testing.T, w upload.Window, raws [][]byte) {
 			}
 		}
 	}
-	if w.Name == upload.KindGoroutines && !proftest.HasFunction(orig, "parkedInBackendTest") {
+	if w.Name == window.KindGoroutines && !proftest.HasFunction(orig, "parkedInBackendTest") {
 		t.Errorf("goroutines: the test window holds no parkedInBackendTest stack")
 	}
-	wantShape := map[string][2]int{upload.KindCPU: {1, 0}, upload.KindGoroutines: {0, 1}, upload.KindHeap: {1, 1}}[w.Name]
+	wantShape := map[string][2]int{window.KindCPU: {1, 0}, window.KindGoroutines: {0, 1}, window.KindHeap: {1, 1}}[w.Name]
 	if [2]int{changes, snapshots} != wantShape {
 		t.Errorf("%s: %d change and %d snapshot profiles, want %d and %d", w.Name, changes, snapshots, wantShape[0], wantShape[1])
 	}
@@ -504,7 +505,7 @@ func TestParcaErrorsAreClassified(t *testing.T) {
 func TestParcaSplitsLargeBatches(t *testing.T) {
 	verifyNoLeaks(t)
 	big := make([]byte, 2<<20) // two do not fit one call: the SDK sends at most 3 MiB per request
-	batch := []upload.Window{{App: "a", Name: upload.KindCPU, Data: big}, {App: "a", Name: upload.KindHeap, Data: big}, {App: "a", Name: upload.KindBlock, Data: big}}
+	batch := []window.Window{{App: "a", Name: window.KindCPU, Data: big}, {App: "a", Name: window.KindHeap, Data: big}, {App: "a", Name: window.KindBlock, Data: big}}
 	s := &parcaServer{fail: func(n int) error {
 		if n == 1 {
 			return status.Error(codes.Unavailable, "restarting")

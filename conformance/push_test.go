@@ -16,6 +16,7 @@ import (
 	"github.com/grafana/pyroscope/api/gen/proto/go/push/v1/pushv1connect"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // pushServer is Pyroscope's push service as generated in the official API
@@ -225,8 +226,8 @@ func TestPushRetryAfterFromAProxy(t *testing.T) {
 func TestPushSplitsLargeBatches(t *testing.T) {
 	verifyNoLeaks(t)
 	big := make([]byte, 2<<20) // two do not fit one request: the SDK sends at most 3 MiB per request
-	batch := []upload.Window{
-		{App: "a", Name: upload.KindCPU, Data: big}, {App: "a", Name: upload.KindHeap, Data: big}, {App: "a", Name: upload.KindMutex, Data: big},
+	batch := []window.Window{
+		{App: "a", Name: window.KindCPU, Data: big}, {App: "a", Name: window.KindHeap, Data: big}, {App: "a", Name: window.KindMutex, Data: big},
 	}
 	tests := []struct {
 		name          string

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
-	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // cpuWindows cuts the perf sampler's samples into windows and queues them.
@@ -24,6 +24,10 @@ func newCPUWindows(s *perf.Sampler, dst *destination, log *logger, rate int) *cp
 	return &cpuWindows{s: s, dst: dst, log: log, rate: rate, from: time.Now()}
 }
 
+// perfSampleTypes are those of the profiles the perf sampler writes: samples
+// and CPU time, both over the window.
+var perfSampleTypes = []window.SampleType{{Name: "samples"}, {Name: "cpu"}}
+
 // cut ends the current window at until and queues it.
 func (c *cpuWindows) cut(until time.Time) {
 	var buf bytes.Buffer
@@ -31,7 +35,8 @@ func (c *cpuWindows) cut(until time.Time) {
 		c.log.Errorf("cutting the CPU window: %v", err)
 		return
 	}
-	c.dst.push(nil, upload.Window{Name: upload.KindCPU, From: c.from, Until: until, Data: buf.Bytes(), SampleRate: c.rate})
+	c.dst.push(nil, window.Window{Name: window.KindCPU, From: c.from, Until: until, Data: buf.Bytes(),
+		SampleTypes: perfSampleTypes, SampleRate: c.rate})
 	c.from = until
 	st := c.s.Stats()
 	c.log.Debugf("cpu window: %d samples so far, %d lost, %d threads", st.Samples, st.Lost, st.Threads)

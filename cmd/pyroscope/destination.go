@@ -8,6 +8,7 @@ import (
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // A destination is where the CLI's windows go: the SDK's own Destination
@@ -81,4 +82,4 @@ func (d *destination) close() error {
 }
 
 // push queues windows under the destination's series, adding extra tags.
-func (d *destination) push(extra map[string]string, ws ...upload.Window) { d.Push(extra, ws...) }
+func (d *destination) push(extra map[string]string, ws ...window.Window) { d.Push(extra, ws...) }

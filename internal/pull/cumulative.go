@@ -11,7 +11,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/delta"
-	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // cumulative turns one kind's cumulative profiles (heap, mutex, block) into
@@ -31,7 +31,7 @@ const keepWindows = 4
 
 func newCumulative(kind string) *cumulative {
 	c := &cumulative{kind: kind, table: delta.NewTable(keepWindows)}
-	if kind == upload.KindHeap {
+	if kind == window.KindHeap {
 		// inuse_objects and inuse_space are a snapshot and pass through.
 		c.counters = [2]string{"alloc_objects", "alloc_space"}
 	} else {
@@ -73,12 +73,13 @@ func (c *cumulative) baseline(p *profile.Profile) {
 }
 
 // window replaces p's counters by what grew since the previous window and
-// returns p as gzipped pprof covering [from, until). Samples whose values
-// are all zero are left out.
-func (c *cumulative) window(p *profile.Profile, from, until time.Time) ([]byte, error) {
+// returns p as gzipped pprof covering [from, until), with its sample types:
+// the counters are changes over the window, the rest (inuse_*) snapshots.
+// Samples whose values are all zero are left out.
+func (c *cumulative) window(p *profile.Profile, from, until time.Time) ([]byte, []window.SampleType, error) {
 	idx, err := c.indexes(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var samples []*profile.Sample
 	for _, g := range groups(p) {
@@ -106,9 +107,18 @@ func (c *cumulative) window(p *profile.Profile, from, until time.Time) ([]byte, 
 	p = p.Compact()
 	var buf bytes.Buffer
 	if err := p.Write(&buf); err != nil { // Write gzips
-		return nil, fmt.Errorf("encoding the %s window: %w", c.kind, err)
+		return nil, nil, fmt.Errorf("encoding the %s window: %w", c.kind, err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), sampleTypes(p, func(name string) bool { return !slices.Contains(c.counters[:], name) }), nil
+}
+
+// sampleTypes describes p's sample types, snapshot saying which are.
+func sampleTypes(p *profile.Profile, snapshot func(name string) bool) []window.SampleType {
+	out := make([]window.SampleType, len(p.SampleType))
+	for i, st := range p.SampleType {
+		out[i] = window.SampleType{Name: st.Type, Snapshot: snapshot(st.Type)}
+	}
+	return out
 }
 
 // groups sums p's samples by stack and labels, in the order they first

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // A Destination is where one application's windows go: the backend its
@@ -113,7 +114,7 @@ func (d *Destination) Describe(extra map[string]string) string {
 // Push queues windows under the destination's application name and tags,
 // with extra tags added (validate them first with config.ValidateTags). It
 // never blocks.
-func (d *Destination) Push(extra map[string]string, ws ...Window) {
+func (d *Destination) Push(extra map[string]string, ws ...window.Window) {
 	tags := d.s.WithTags(extra)
 	for i := range ws {
 		ws[i].App, ws[i].Tags = d.s.App, tags

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Dir writes each window to a directory as a gzipped pprof file that
@@ -47,7 +49,7 @@ type dirLabels struct {
 // Send writes each window, in order, to
 // <dir>/<app>/<profile>_<from>_<until>.pb.gz (times in UTC, to the
 // millisecond) and its labels to the same name ending in .json.
-func (d *Dir) Send(ctx context.Context, batch []Window) (int, error) {
+func (d *Dir) Send(ctx context.Context, batch []window.Window) (int, error) {
 	for i := range batch {
 		if err := ctx.Err(); err != nil {
 			return i, &Error{Op: "write file", Retryable: true, Err: err}
@@ -61,7 +63,7 @@ func (d *Dir) Send(ctx context.Context, batch []Window) (int, error) {
 
 const fileTime = "20060102T150405.000Z"
 
-func (d *Dir) write(w *Window) error {
+func (d *Dir) write(w *window.Window) error {
 	app := strings.NewReplacer("/", "_", "\\", "_", "..", "_").Replace(w.App)
 	dir := filepath.Join(d.root, app)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Ingest sends windows to Pyroscope's HTTP ingest API, POST {address}/ingest,
@@ -43,33 +45,61 @@ type sampleType struct {
 	Cumulative  bool   `json:"cumulative,omitempty"`
 }
 
-// ingestTypes gives, per profile family, the query's units and aggregation
-// and the sample_type_config. Mutex and block both name their types
-// contentions and delay, so only the config tells the server which is which.
+// ingestTypes gives, per profile family, the query's units and the
+// sample_type_config's units and display names. Mutex and block both name
+// their types contentions and delay, so only the config tells the server
+// which is which. Whether a type is averaged over time (a snapshot) or
+// summed (a change) is not here: the window says (Window.SampleTypes).
 var ingestTypes = map[string]struct {
-	units, aggregation string
-	config             map[string]sampleType
+	units  string
+	config map[string]sampleType
 }{
-	KindCPU: {"samples", "sum", map[string]sampleType{
+	window.KindCPU: {"samples", map[string]sampleType{
 		"samples": {Units: "samples", DisplayName: "cpu", Sampled: true},
 	}},
-	KindHeap: {"", "", map[string]sampleType{
+	window.KindHeap: {"", map[string]sampleType{
 		"alloc_objects": {Units: "objects"},
 		"alloc_space":   {Units: "bytes"},
-		"inuse_objects": {Units: "objects", Aggregation: "average"},
-		"inuse_space":   {Units: "bytes", Aggregation: "average"},
+		"inuse_objects": {Units: "objects"},
+		"inuse_space":   {Units: "bytes"},
 	}},
-	KindGoroutines: {"goroutines", "average", map[string]sampleType{
-		"goroutine": {Units: "goroutines", Aggregation: "average", DisplayName: "goroutines"},
+	window.KindGoroutines: {"goroutines", map[string]sampleType{
+		"goroutine": {Units: "goroutines", DisplayName: "goroutines"},
 	}},
-	KindMutex: {"", "", map[string]sampleType{
+	window.KindMutex: {"", map[string]sampleType{
 		"contentions": {Units: "lock_samples", DisplayName: "mutex_count"},
 		"delay":       {Units: "lock_nanoseconds", DisplayName: "mutex_duration"},
 	}},
-	KindBlock: {"", "", map[string]sampleType{
+	window.KindBlock: {"", map[string]sampleType{
 		"contentions": {Units: "lock_samples", DisplayName: "block_count"},
 		"delay":       {Units: "lock_nanoseconds", DisplayName: "block_duration"},
 	}},
+}
+
+// ingestConfig is the sample_type_config of w and the query's aggregation:
+// the server averages a snapshot's values over time and sums a change's.
+// A window of snapshots only is averaged as a whole and one of changes only
+// summed; a mixed one (the heap) says it per type.
+func ingestConfig(w *window.Window, config map[string]sampleType) (map[string]sampleType, string) {
+	out := make(map[string]sampleType, len(config))
+	for name, st := range config {
+		out[name] = st
+	}
+	snapshots := 0
+	for _, st := range w.SampleTypes {
+		if c, ok := out[st.Name]; ok && st.Snapshot {
+			c.Aggregation = "average"
+			out[st.Name] = c
+			snapshots++
+		}
+	}
+	switch {
+	case snapshots > 0 && snapshots == len(w.SampleTypes):
+		return out, "average"
+	case snapshots == 0 && len(w.SampleTypes) > 0:
+		return out, "sum"
+	}
+	return out, ""
 }
 
 // SeriesName renders "app{k=v,...}" with keys sorted, the form Pyroscope's
@@ -100,7 +130,7 @@ func SeriesName(app string, tags map[string]string) string {
 }
 
 // Send posts each window in order and stops at the first failure.
-func (in *Ingest) Send(ctx context.Context, batch []Window) (int, error) {
+func (in *Ingest) Send(ctx context.Context, batch []window.Window) (int, error) {
 	for i := range batch {
 		if err := in.send(ctx, &batch[i]); err != nil {
 			return i, err
@@ -109,11 +139,12 @@ func (in *Ingest) Send(ctx context.Context, batch []Window) (int, error) {
 	return len(batch), nil
 }
 
-func (in *Ingest) send(ctx context.Context, w *Window) error {
+func (in *Ingest) send(ctx context.Context, w *window.Window) error {
 	kind, ok := ingestTypes[w.Name]
 	if !ok {
 		return &Error{Op: "POST /ingest", Err: fmt.Errorf("unknown profile family %q", w.Name)}
 	}
+	config, aggregation := ingestConfig(w, kind.config)
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	part, err := mw.CreateFormFile("profile", "profile.pprof")
@@ -124,7 +155,7 @@ func (in *Ingest) send(ctx context.Context, w *Window) error {
 		part, err = mw.CreateFormFile("sample_type_config", "sample_type_config.json")
 	}
 	if err == nil {
-		err = json.NewEncoder(part).Encode(kind.config)
+		err = json.NewEncoder(part).Encode(config)
 	}
 	if err == nil {
 		err = mw.Close()
@@ -147,8 +178,8 @@ func (in *Ingest) send(ctx context.Context, w *Window) error {
 	if kind.units != "" {
 		q.Set("units", kind.units)
 	}
-	if kind.aggregation != "" {
-		q.Set("aggregationType", kind.aggregation)
+	if aggregation != "" {
+		q.Set("aggregationType", aggregation)
 	}
 	// No format parameter: Pyroscope 0.37 answers 422 to format=pprof with a
 	// multipart body, and detects pprof from the part by itself.

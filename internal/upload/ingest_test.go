@@ -8,10 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // gzProfile is a small real pprof with one sample of each named type.
@@ -71,9 +74,9 @@ func TestIngestRequestShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := time.Unix(100, 0)
-	w := Window{App: "app", Tags: map[string]string{"z": "1", "a": "2"}, Name: KindMutex,
+	w := window.Window{App: "app", Tags: map[string]string{"z": "1", "a": "2"}, Name: window.KindMutex,
 		From: from, Until: from.Add(10 * time.Second), Data: gzProfile(t, "contentions", "delay")}
-	if n, err := in.Send(context.Background(), []Window{w}); n != 1 || err != nil {
+	if n, err := in.Send(context.Background(), []window.Window{w}); n != 1 || err != nil {
 		t.Fatalf("Send = %d, %v", n, err)
 	}
 	g := <-ch
@@ -124,7 +127,7 @@ func TestIngestClassifiesFailures(t *testing.T) {
 			http.Error(w, "nope", tt.status)
 		}))
 		in, _ := NewIngest(srv.URL, &Credentials{Token: NewSecret("tok")}, http.DefaultClient)
-		n, err := in.Send(context.Background(), []Window{{App: "a", Name: KindCPU, Data: gzProfile(t, "samples")}})
+		n, err := in.Send(context.Background(), []window.Window{{App: "a", Name: window.KindCPU, Data: gzProfile(t, "samples")}})
 		srv.Close()
 		e, ok := err.(*Error)
 		if n != 0 || !ok {
@@ -132,6 +135,58 @@ func TestIngestClassifiesFailures(t *testing.T) {
 		}
 		if e.Status != tt.status || e.Retryable != tt.retryable || e.Auth != tt.auth || e.RetryAfter != tt.after {
 			t.Errorf("%d: classified as %+v", tt.status, e)
+		}
+	}
+}
+
+// The server is told to average what the window marks as snapshots and to
+// sum the changes, per sample type and, when the window is all one or the
+// other, for the whole series.
+func TestIngestAggregationFollowsTheWindow(t *testing.T) {
+	type got struct {
+		aggregation string
+		config      map[string]sampleType
+	}
+	ch := make(chan got, 3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		var cfg map[string]sampleType
+		c, _, _ := r.FormFile("sample_type_config")
+		json.NewDecoder(c).Decode(&cfg)
+		ch <- got{r.URL.Query().Get("aggregationType"), cfg}
+	}))
+	defer srv.Close()
+	in, err := NewIngest(srv.URL, &Credentials{}, http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := []window.Window{
+		{App: "a", Name: window.KindGoroutines, Data: gzProfile(t, "goroutine"),
+			SampleTypes: []window.SampleType{{Name: "goroutine", Snapshot: true}}},
+		{App: "a", Name: window.KindHeap, Data: gzProfile(t, "alloc_space", "inuse_space"),
+			SampleTypes: []window.SampleType{{Name: "alloc_space"}, {Name: "inuse_space", Snapshot: true}}},
+		{App: "a", Name: window.KindBlock, Data: gzProfile(t, "contentions", "delay"),
+			SampleTypes: []window.SampleType{{Name: "contentions"}, {Name: "delay"}}},
+	}
+	if n, err := in.Send(context.Background(), windows); n != 3 || err != nil {
+		t.Fatalf("Send = %d, %v", n, err)
+	}
+	want := []struct{ series, types string }{
+		{"average", "goroutine=average"},
+		{"", "alloc_space= inuse_space=average"},
+		{"sum", "contentions= delay="},
+	}
+	for i, w := range want {
+		g := <-ch
+		var types []string
+		for _, st := range windows[i].SampleTypes {
+			types = append(types, st.Name+"="+g.config[st.Name].Aggregation)
+		}
+		if g.aggregation != w.series || strings.Join(types, " ") != w.types {
+			t.Errorf("%s: aggregationType %q, per type %q; want %q, %q", windows[i].Name, g.aggregation, strings.Join(types, " "), w.series, w.types)
 		}
 	}
 }

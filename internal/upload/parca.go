@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // writeRawProcedure is the gRPC method Parca and Polar Signals Cloud accept
@@ -108,7 +109,7 @@ func (p *Parca) Close() error {
 
 // Send writes batch in as few calls as maxRequestBytes allows, in order,
 // stopping at the first failure.
-func (p *Parca) Send(ctx context.Context, batch []Window) (int, error) {
+func (p *Parca) Send(ctx context.Context, batch []window.Window) (int, error) {
 	return sendInChunks(ctx, writeRawProcedure, batch, p.maxBytes, encodeWriteRaw, p.call)
 }
 
@@ -193,8 +194,8 @@ func grpcTimeout(d time.Duration) string {
 // encodeWriteRaw encodes a WriteRawRequest holding the longest prefix of
 // batch that fits maxBytes (at least one window) and returns it with
 // the number of windows it holds.
-func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
-	all, total, err := fitSeries(batch, maxBytes, 2, func(w *Window) (series, error) {
+func encodeWriteRaw(batch []window.Window, maxBytes int) ([]byte, int, error) {
+	all, total, err := fitSeries(batch, maxBytes, 2, func(w *window.Window) (series, error) {
 		ls, err := seriesLabels(w)
 		if err != nil {
 			return series{}, err
@@ -225,30 +226,18 @@ func encodeWriteRaw(batch []Window, maxBytes int) ([]byte, int, error) {
 	return b, len(all), nil
 }
 
-// snapshotTypes are the sample types that hold a state at the end of a
-// window, not a change over it.
-var snapshotTypes = map[string]bool{"inuse_objects": true, "inuse_space": true, "goroutine": true}
-
 // parcaProfiles returns the profiles of w as Parca should store them. Parca
 // takes a non-zero duration_nanos to mean a delta, which it sums over time,
-// and a zero one to mean a snapshot. Live heap (inuse_*) and goroutine
-// counts are snapshots at the window's end, so they go in a profile of
-// their own, stamped at the window's end with no duration; the changes
-// (alloc_* and the rest) keep the window's bounds. Data that does not parse
-// is passed on stamped, for the server to judge.
-func parcaProfiles(w *Window) [][]byte {
+// and a zero one to mean a snapshot. The sample types the window marks as
+// snapshots (live heap, goroutines) therefore go in a profile of their own,
+// stamped at the window's end with no duration; the changes keep the
+// window's bounds. Data that does not parse is passed on stamped, for the
+// server to judge.
+func parcaProfiles(w *window.Window) [][]byte {
 	stamped := func() [][]byte { return [][]byte{stampProfile(w.Data, w.From, w.Until)} }
-	raw, err := gunzipped(w.Data)
-	if err != nil {
-		return stamped()
-	}
-	types, ok := sampleTypeNames(raw)
-	if !ok {
-		return stamped()
-	}
 	var changes, snapshots []int
-	for i, name := range types {
-		if snapshotTypes[name] {
+	for i, st := range w.SampleTypes {
+		if st.Snapshot {
 			snapshots = append(snapshots, i)
 		} else {
 			changes = append(changes, i)
@@ -256,6 +245,13 @@ func parcaProfiles(w *Window) [][]byte {
 	}
 	if len(snapshots) == 0 {
 		return stamped()
+	}
+	raw, err := gunzipped(w.Data)
+	if err != nil {
+		return stamped()
+	}
+	if names, ok := sampleTypeNames(raw); !ok || len(names) != len(w.SampleTypes) {
+		return stamped() // not the profile the window describes
 	}
 	var out [][]byte
 	if len(changes) > 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // This file holds the protobuf messages shared by the push and parca
@@ -62,7 +63,7 @@ type series struct {
 // request that holds them as repeated field number field. A window that
 // prepare rejects ends the prefix, so that what precedes it is sent first;
 // its error is returned when it is the first window.
-func fitSeries(batch []Window, maxBytes, field int, prepare func(*Window) (series, error)) ([]series, int, error) {
+func fitSeries(batch []window.Window, maxBytes, field int, prepare func(*window.Window) (series, error)) ([]series, int, error) {
 	var (
 		all   []series
 		total int
@@ -99,13 +100,13 @@ const (
 // Parca requires of __name__ joined with the sample types.
 func profileName(kind string) (string, error) {
 	switch kind {
-	case KindCPU:
+	case window.KindCPU:
 		return "process_cpu", nil
-	case KindHeap:
+	case window.KindHeap:
 		return "memory", nil
-	case KindGoroutines:
+	case window.KindGoroutines:
 		return "goroutine", nil
-	case KindMutex, KindBlock:
+	case window.KindMutex, window.KindBlock:
 		return kind, nil
 	}
 	valid := kind != ""
@@ -122,7 +123,7 @@ func profileName(kind string) (string, error) {
 // seriesLabels returns w's labels sorted by name: __name__, service_name
 // holding w.App, extra, and w's tags. Tags cannot override the reserved
 // labels, so a tag named service_name or starting with "__" is skipped.
-func seriesLabels(w *Window, extra ...label) ([]label, error) {
+func seriesLabels(w *window.Window, extra ...label) ([]label, error) {
 	name, err := profileName(w.Name)
 	if err != nil {
 		return nil, err

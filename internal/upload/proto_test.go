@@ -9,6 +9,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // testFrom and testUntil bound the windows the tests stamp.
@@ -36,16 +37,16 @@ func TestStampProfile(t *testing.T) {
 		return b.Bytes()
 	}
 	const own = 1_700_000_000_000_000_000
-	window := int64(testUntil.Sub(testFrom))
+	length := int64(testUntil.Sub(testFrom))
 	tests := []struct {
 		name             string
 		in               []byte
 		wantTime, wantDu int64
 		wantSame         bool
 	}{
-		{"both missing, gzipped", withTimes(0, 0, true), testFrom.UnixNano(), window, false},
-		{"both missing, uncompressed", withTimes(0, 0, false), testFrom.UnixNano(), window, false},
-		{"duration missing", withTimes(own, 0, true), own, window, false},
+		{"both missing, gzipped", withTimes(0, 0, true), testFrom.UnixNano(), length, false},
+		{"both missing, uncompressed", withTimes(0, 0, false), testFrom.UnixNano(), length, false},
+		{"duration missing", withTimes(own, 0, true), own, length, false},
 		{"time missing", withTimes(0, 5, true), testFrom.UnixNano(), 5, false},
 		{"both present", withTimes(own, 5, true), own, 5, true},
 	}
@@ -77,8 +78,8 @@ func TestStampProfile(t *testing.T) {
 
 func TestProfileName(t *testing.T) {
 	tests := []struct{ kind, want string }{
-		{KindCPU, "process_cpu"}, {KindHeap, "memory"}, {KindGoroutines, "goroutine"},
-		{KindMutex, "mutex"}, {KindBlock, "block"}, {"wall", "wall"}, {"_x9", "_x9"},
+		{window.KindCPU, "process_cpu"}, {window.KindHeap, "memory"}, {window.KindGoroutines, "goroutine"},
+		{window.KindMutex, "mutex"}, {window.KindBlock, "block"}, {"wall", "wall"}, {"_x9", "_x9"},
 		{"wall-clock", ""}, {"go.heap", ""}, {"9lives", ""}, {"", ""},
 	}
 	for _, tt := range tests {
@@ -90,7 +91,7 @@ func TestProfileName(t *testing.T) {
 }
 
 func TestSeriesLabels(t *testing.T) {
-	w := &Window{App: "svc", Name: KindMutex, Tags: map[string]string{
+	w := &window.Window{App: "svc", Name: window.KindMutex, Tags: map[string]string{
 		"zone": "a", "env": "prod", "service_name": "spoof", "__name__": "spoof",
 	}}
 	ls, err := seriesLabels(w, label{labelDelta, "false"})
@@ -102,7 +103,7 @@ func TestSeriesLabels(t *testing.T) {
 	if got != want {
 		t.Errorf("labels %s, want %s", got, want)
 	}
-	if _, err := seriesLabels(&Window{Name: "wall-clock"}); err == nil {
+	if _, err := seriesLabels(&window.Window{Name: "wall-clock"}); err == nil {
 		t.Error("a family with '-' gave no error; Parca cannot parse it as a metric name")
 	}
 }

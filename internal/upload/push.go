@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // pushProcedure is Pyroscope's push RPC, served over the connect protocol.
@@ -54,7 +55,7 @@ func NewPush(address string, creds *Credentials, client Doer) (*Push, error) {
 
 // Send pushes batch in as few requests as maxRequestBytes allows, in order,
 // stopping at the first failure.
-func (p *Push) Send(ctx context.Context, batch []Window) (int, error) {
+func (p *Push) Send(ctx context.Context, batch []window.Window) (int, error) {
 	return sendInChunks(ctx, pushProcedure, batch, p.maxBytes, encodePushRequest, p.post)
 }
 
@@ -111,8 +112,8 @@ func connectError(resp *http.Response, creds *Credentials) error {
 // with the number of windows it holds. Each window is a RawProfileSeries
 // with one RawSample; __delta__="false" tells the server the profile is
 // already a delta so it must not subtract a previous one.
-func encodePushRequest(batch []Window, maxBytes int) ([]byte, int, error) {
-	all, total, err := fitSeries(batch, maxBytes, 1, func(w *Window) (series, error) {
+func encodePushRequest(batch []window.Window, maxBytes int) ([]byte, int, error) {
+	all, total, err := fitSeries(batch, maxBytes, 1, func(w *window.Window) (series, error) {
 		ls, err := seriesLabels(w, label{labelDelta, "false"})
 		if err != nil {
 			return series{}, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Queue defaults and limits.
@@ -100,7 +101,7 @@ type entry struct {
 	seq  uint64
 	key  string
 	size int
-	w    Window
+	w    window.Window
 }
 
 // NewQueue starts a queue's workers. Call Close to stop them.
@@ -143,7 +144,7 @@ func NewQueue(b Backend, opts QueueOptions) *Queue {
 // is logged at most once a minute. The queue keeps ws[i].Data: the caller
 // must not modify it afterwards. Push after Close counts the windows as
 // dropped.
-func (q *Queue) Push(ws ...Window) {
+func (q *Queue) Push(ws ...window.Window) {
 	q.mu.Lock()
 	for _, w := range ws {
 		q.stats.Pushed++
@@ -291,7 +292,7 @@ func (q *Queue) work() {
 			}
 			continue
 		}
-		ws := make([]Window, len(batch))
+		ws := make([]window.Window, len(batch))
 		for i := range batch {
 			ws[i] = batch[i].w
 		}
@@ -524,7 +525,7 @@ func (q *Queue) logf(level logging.Level, format string, args ...any) {
 
 // seriesKey names the series a window belongs to; windows of one series
 // are delivered in push order.
-func seriesKey(w *Window) string {
+func seriesKey(w *window.Window) string {
 	var b strings.Builder
 	b.WriteString(w.App)
 	b.WriteByte(0)

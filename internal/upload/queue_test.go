@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Canary secrets: every test that logs checks none of them ever shows up.
@@ -296,7 +297,7 @@ type httpBackend struct {
 	creds *Credentials
 }
 
-func (b *httpBackend) Send(ctx context.Context, batch []Window) (int, error) {
+func (b *httpBackend) Send(ctx context.Context, batch []window.Window) (int, error) {
 	for i := range batch {
 		w := &batch[i]
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url+"/ingest?name="+url.QueryEscape(w.App+"."+w.Name), bytes.NewReader(w.Data))
@@ -320,12 +321,12 @@ func plainClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// window makes a window whose body starts with its id, padded to size.
-func window(name string, i, size int) Window {
+// testWindow makes a window whose body starts with its id, padded to size.
+func testWindow(name string, i, size int) window.Window {
 	id := fmt.Sprintf("%s-%04d|", name, i)
 	data := make([]byte, max(size, len(id)))
 	copy(data, id)
-	return Window{App: "app", Name: name, Data: data}
+	return window.Window{App: "app", Name: name, Data: data}
 }
 
 func ids(name string, from, to int) []string {
@@ -388,8 +389,8 @@ func TestQueueOutageThenRecovery(t *testing.T) {
 	})
 	var sent int64
 	for i := range 20 {
-		for _, name := range []string{KindCPU, KindHeap} {
-			w := window(name, i, 1000)
+		for _, name := range []string{window.KindCPU, window.KindHeap} {
+			w := testWindow(name, i, 1000)
 			sent += int64(len(w.Data))
 			q.Push(w)
 		}
@@ -398,7 +399,7 @@ func TestQueueOutageThenRecovery(t *testing.T) {
 	flush(t, q)
 
 	attempts, got := srv.snapshot()
-	for _, name := range []string{KindCPU, KindHeap} {
+	for _, name := range []string{window.KindCPU, window.KindHeap} {
 		if want := ids(name, 0, 20); !slices.Equal(byPrefix(got, name), want) {
 			t.Errorf("%s windows received %v, want %v", name, byPrefix(got, name), want)
 		}
@@ -430,15 +431,15 @@ func TestQueueBudgetDropsOldest(t *testing.T) {
 	logs := captureLogs(t)
 	clk := newFakeClock()
 	srv := newFaultServer(t, func(*http.Request, string) fault { return fault{status: 503} })
-	w0 := window(KindCPU, 0, 1000)
+	w0 := testWindow(window.KindCPU, 0, 1000)
 	size := w0.Size()
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), nil}, QueueOptions{
 		MaxBytes: 10 * size, Logf: logs.logf, clock: clk,
 	})
-	q.Push(window(KindCPU, 0, 1000))
+	q.Push(testWindow(window.KindCPU, 0, 1000))
 	clk.waitTimers(t, 2) // both workers back off after the first failure
 	for i := 1; i < 30; i++ {
-		q.Push(window(KindCPU, i, 1000))
+		q.Push(testWindow(window.KindCPU, i, 1000))
 	}
 	if s := q.Stats(); s.Queued != 10 || s.QueuedBytes != 10*size || s.Dropped != 20 {
 		t.Fatalf("after 30 pushes over a 10-window budget: %+v", s)
@@ -447,14 +448,14 @@ func TestQueueBudgetDropsOldest(t *testing.T) {
 	clk.drive(t)
 	flush(t, q)
 
-	if _, got := srv.snapshot(); !slices.Equal(got, ids(KindCPU, 20, 30)) {
+	if _, got := srv.snapshot(); !slices.Equal(got, ids(window.KindCPU, 20, 30)) {
 		t.Errorf("received %v, want the 10 newest windows in order", got)
 	}
 	if n, err := closeQueue(t, q); n != 0 || err != nil {
 		t.Errorf("Close = %d, %v", n, err)
 	}
 	s := q.Stats()
-	if s.Pushed != 30 || s.Uploaded != 10 || s.Dropped != 20 || s.DroppedByName[KindCPU] != 20 {
+	if s.Pushed != 30 || s.Uploaded != 10 || s.Dropped != 20 || s.DroppedByName[window.KindCPU] != 20 {
 		t.Errorf("stats = %+v, want 30 pushed, 10 uploaded, 20 cpu dropped", s)
 	}
 	// The drop summaries (one at once, the rest at most a minute later or
@@ -482,26 +483,26 @@ func TestQueueDropSummaryOncePerMinute(t *testing.T) {
 	logs := captureLogs(t)
 	clk := newFakeClock()
 	srv := newFaultServer(t, func(*http.Request, string) fault { return fault{status: 503} })
-	w0 := window(KindHeap, 0, 100)
+	w0 := testWindow(window.KindHeap, 0, 100)
 	size := w0.Size()
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), nil}, QueueOptions{
 		MaxBytes: 2 * size, Workers: 1, Logf: logs.logf, clock: clk,
 	})
-	q.Push(window(KindHeap, 0, 100))
+	q.Push(testWindow(window.KindHeap, 0, 100))
 	clk.waitTimers(t, 1)
-	q.Push(window(KindHeap, 1, 100), window(KindHeap, 2, 100)) // drops 1
-	q.Push(window(KindHeap, 3, 100))                           // drops 1, within the minute
+	q.Push(testWindow(window.KindHeap, 1, 100), testWindow(window.KindHeap, 2, 100)) // drops 1
+	q.Push(testWindow(window.KindHeap, 3, 100))                                      // drops 1, within the minute
 	clk.mu.Lock()
 	clk.now = clk.now.Add(30 * time.Second) // no timer fires: the worker keeps waiting
 	clk.mu.Unlock()
-	q.Push(window(KindHeap, 4, 100)) // drops 1, still within the minute
+	q.Push(testWindow(window.KindHeap, 4, 100)) // drops 1, still within the minute
 	if got := logs.matching("dropped"); len(got) != 1 || !strings.Contains(got[0], "dropped 1 profile windows") {
 		t.Fatalf("drop summaries within the first minute: %q", got)
 	}
 	clk.mu.Lock()
 	clk.now = clk.now.Add(31 * time.Second)
 	clk.mu.Unlock()
-	q.Push(window(KindHeap, 5, 100)) // drops 1, a minute after the first summary
+	q.Push(testWindow(window.KindHeap, 5, 100)) // drops 1, a minute after the first summary
 	got := logs.matching("dropped")
 	if len(got) != 2 || !strings.Contains(got[1], "dropped 3 profile windows: 3 over the byte budget (heap 3)") ||
 		!strings.Contains(got[1], "last error: POST /ingest: status 503") {
@@ -523,7 +524,7 @@ func TestQueueHonoursRetryAfter(t *testing.T) {
 		return fault{status: 429, header: map[string]string{"Retry-After": "2"}}
 	})
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), nil}, QueueOptions{Logf: logs.logf, clock: clk})
-	q.Push(window(KindCPU, 0, 10))
+	q.Push(testWindow(window.KindCPU, 0, 10))
 	clk.waitTimers(t, 2)
 	srv.setDecide(nil)
 	for _, w := range clk.waits() {
@@ -537,7 +538,7 @@ func TestQueueHonoursRetryAfter(t *testing.T) {
 	}
 	clk.drive(t)
 	flush(t, q)
-	if attempts, got := srv.snapshot(); len(attempts) != 2 || !slices.Equal(got, ids(KindCPU, 0, 1)) {
+	if attempts, got := srv.snapshot(); len(attempts) != 2 || !slices.Equal(got, ids(window.KindCPU, 0, 1)) {
 		t.Errorf("attempts %v, delivered %v", attempts, got)
 	}
 	if s := q.Stats(); s.Retried != 1 || s.Uploaded != 1 {
@@ -561,14 +562,14 @@ func TestQueueBadRequestNotRetried(t *testing.T) {
 	})
 	creds := &Credentials{BasicUser: canaryUser, BasicPassword: NewSecret(canaryPassword)}
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), creds}, QueueOptions{Logf: logs.logf, Credentials: creds, clock: clk})
-	q.Push(window(KindCPU, 0, 10), window(KindCPU, 1, 10), window(KindCPU, 2, 10))
+	q.Push(testWindow(window.KindCPU, 0, 10), testWindow(window.KindCPU, 1, 10), testWindow(window.KindCPU, 2, 10))
 	flush(t, q)
 	attempts, got := srv.snapshot()
-	if !slices.Equal(attempts, ids(KindCPU, 0, 3)) || !slices.Equal(got, []string{"cpu-0000", "cpu-0002"}) {
+	if !slices.Equal(attempts, ids(window.KindCPU, 0, 3)) || !slices.Equal(got, []string{"cpu-0000", "cpu-0002"}) {
 		t.Errorf("attempts %v, delivered %v", attempts, got)
 	}
 	s := q.Stats()
-	if s.Dropped != 1 || s.DroppedByName[KindCPU] != 1 || s.Retried != 0 || !strings.Contains(s.LastError, "status 400") {
+	if s.Dropped != 1 || s.DroppedByName[window.KindCPU] != 1 || s.Retried != 0 || !strings.Contains(s.LastError, "status 400") {
 		t.Errorf("stats = %+v", s)
 	}
 	if !strings.Contains(s.LastError, "[redacted]") {
@@ -591,7 +592,7 @@ func TestQueueAuthRejected(t *testing.T) {
 	})
 	creds := tokenCreds()
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), creds}, QueueOptions{Logf: logs.logf, Credentials: creds, clock: clk})
-	q.Push(window(KindCPU, 0, 10), window(KindCPU, 1, 10), window(KindCPU, 2, 10))
+	q.Push(testWindow(window.KindCPU, 0, 10), testWindow(window.KindCPU, 1, 10), testWindow(window.KindCPU, 2, 10))
 	clk.waitTimers(t, 2)
 	if attempts, _ := srv.snapshot(); len(attempts) != 1 {
 		t.Errorf("%d attempts before any backoff passed, want 1", len(attempts))
@@ -603,7 +604,7 @@ func TestQueueAuthRejected(t *testing.T) {
 	}
 	clk.drive(t)
 	flush(t, q)
-	if attempts, got := srv.snapshot(); !slices.Equal(attempts, ids(KindCPU, 0, 3)) || len(got) != 0 {
+	if attempts, got := srv.snapshot(); !slices.Equal(attempts, ids(window.KindCPU, 0, 3)) || len(got) != 0 {
 		t.Errorf("attempts %v (want each window once), delivered %v", attempts, got)
 	}
 	if s := q.Stats(); s.Dropped != 3 || s.Retried != 0 {
@@ -624,13 +625,13 @@ func TestQueueCloseDeliversThenRefuses(t *testing.T) {
 	srv := newFaultServer(t, nil)
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), nil}, QueueOptions{Logf: logs.logf})
 	for i := range 5 {
-		q.Push(window(KindCPU, i, 100), window(KindGoroutines, i, 100))
+		q.Push(testWindow(window.KindCPU, i, 100), testWindow(window.KindGoroutines, i, 100))
 	}
 	if n, err := closeQueue(t, q); n != 0 || err != nil {
 		t.Fatalf("Close = %d, %v", n, err)
 	}
 	_, got := srv.snapshot()
-	if !slices.Equal(byPrefix(got, KindCPU), ids(KindCPU, 0, 5)) || !slices.Equal(byPrefix(got, KindGoroutines), ids(KindGoroutines, 0, 5)) {
+	if !slices.Equal(byPrefix(got, window.KindCPU), ids(window.KindCPU, 0, 5)) || !slices.Equal(byPrefix(got, window.KindGoroutines), ids(window.KindGoroutines, 0, 5)) {
 		t.Errorf("delivered %v", got)
 	}
 	done, cancel := context.WithCancel(context.Background())
@@ -638,7 +639,7 @@ func TestQueueCloseDeliversThenRefuses(t *testing.T) {
 	if err := q.Flush(done); err != nil {
 		t.Errorf("Flush after Close = %v, want nil at once", err)
 	}
-	q.Push(window(KindCPU, 9, 100))
+	q.Push(testWindow(window.KindCPU, 9, 100))
 	if err := q.Flush(done); err != nil {
 		t.Errorf("Flush after Close and Push = %v, want nil at once", err)
 	}
@@ -670,7 +671,7 @@ func TestQueueBlackHole(t *testing.T) {
 	var goroutines int
 	var heap uint64
 	for i := range 200 {
-		q.Push(window(KindCPU, i, windowSize))
+		q.Push(testWindow(window.KindCPU, i, windowSize))
 		if i%20 == 19 {
 			// Let both workers finish their attempt and back off, then end
 			// the backoff and wait for the next attempt.
@@ -760,10 +761,10 @@ func TestQueueOrderPerSeries(t *testing.T) {
 		return fault{}
 	})
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), nil}, QueueOptions{Logf: logs.logf, clock: clk})
-	kinds := []string{KindCPU, KindHeap, KindMutex, KindBlock, KindGoroutines}
+	kinds := []string{window.KindCPU, window.KindHeap, window.KindMutex, window.KindBlock, window.KindGoroutines}
 	for i := range 10 {
 		for _, k := range kinds {
-			q.Push(window(k, i, 50))
+			q.Push(testWindow(k, i, 50))
 		}
 	}
 	clk.drive(t)

@@ -52,7 +52,7 @@ const dropSummaryEvery = time.Minute
 // one line a minute, not one per window.
 type dropLog struct {
 	last    time.Time                 // when a summary was last logged
-	pending map[string]map[string]int // reason -> Window.Name -> count
+	pending map[string]map[string]int // reason -> window.Window.Name -> count
 }
 
 func (d *dropLog) add(reason, name string) {

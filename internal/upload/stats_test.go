@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 func TestDropLogSummary(t *testing.T) {
@@ -12,13 +14,13 @@ func TestDropLogSummary(t *testing.T) {
 	if s := d.take(t0, false); s != "" {
 		t.Errorf("summary with no drops: %q", s)
 	}
-	d.add(dropBudget, KindCPU)
+	d.add(dropBudget, window.KindCPU)
 	if s := d.take(t0, false); s != "dropped 1 profile windows: 1 over the byte budget (cpu 1)" {
 		t.Errorf("first summary = %q", s)
 	}
-	d.add(dropBudget, KindCPU)
-	d.add(dropBudget, KindHeap)
-	d.add(dropRejected, KindHeap)
+	d.add(dropBudget, window.KindCPU)
+	d.add(dropBudget, window.KindHeap)
+	d.add(dropRejected, window.KindHeap)
 	if s := d.take(t0.Add(59*time.Second), false); s != "" {
 		t.Errorf("summary within the minute: %q", s)
 	}
@@ -26,7 +28,7 @@ func TestDropLogSummary(t *testing.T) {
 	if s := d.take(t0.Add(time.Minute), false); s != want {
 		t.Errorf("summary after a minute = %q, want %q", s, want)
 	}
-	d.add(dropClosed, KindBlock)
+	d.add(dropClosed, window.KindBlock)
 	if s := d.take(t0.Add(time.Minute), true); !strings.Contains(s, "1 undelivered at Close (block 1)") {
 		t.Errorf("forced summary = %q", s)
 	}

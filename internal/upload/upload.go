@@ -1,7 +1,8 @@
 // Package upload delivers profiles to a backend: a byte-bounded queue, a retry
 // policy, and one file per wire protocol (ingest, push, parca, dir).
 //
-// It knows bytes, labels and time ranges, never how a profile was collected.
+// It knows bytes, labels, time ranges and, from each window.Window, which
+// sample types are snapshots; never how a profile was collected.
 package upload
 
 import (
@@ -9,37 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
-
-// A Window is one profile covering [From, Until), ready to be sent.
-type Window struct {
-	// App is the application name without tags, e.g. "checkout.api".
-	App string
-	// Tags are the series labels, already validated (keys are [A-Za-z0-9_]).
-	Tags map[string]string
-	// Name is the profile family the pprof holds: one of the Kind* constants.
-	Name string
-	// From and Until bound the window.
-	From, Until time.Time
-	// Data is a gzipped pprof (profile.proto). Sample types are named as
-	// runtime/pprof names them (samples/cpu, alloc_objects/alloc_space,
-	// inuse_objects/inuse_space, goroutine, contentions/delay).
-	Data []byte
-	// SampleRate is the CPU sampling frequency in Hz, for Kind CPU; 0 otherwise.
-	SampleRate int
-}
-
-// Profile families carried in Window.Name. Each backend maps them to its own names.
-const (
-	KindCPU        = "cpu"
-	KindHeap       = "heap"
-	KindGoroutines = "goroutines"
-	KindMutex      = "mutex"
-	KindBlock      = "block"
-)
-
-// Size is the number of bytes the window holds against a queue's budget.
-func (w *Window) Size() int { return len(w.Data) + 256 }
 
 // A Backend turns windows into requests for one protocol.
 //
@@ -48,7 +21,7 @@ func (w *Window) Size() int { return len(w.Data) + 256 }
 // wrap, an *Error so that the queue can tell a retryable failure from a
 // permanent one; an error of any other type is treated as retryable.
 type Backend interface {
-	Send(ctx context.Context, batch []Window) (delivered int, err error)
+	Send(ctx context.Context, batch []window.Window) (delivered int, err error)
 }
 
 // An Error is a failed delivery, classified the same way for every backend.
@@ -94,8 +67,8 @@ func Retryable(err error) bool {
 // profile data per request allows, and stops at the first failure. encode
 // packs a prefix of the windows it is given into one request body and says
 // how many it took; send makes the request.
-func sendInChunks(ctx context.Context, op string, batch []Window, maxBytes int,
-	encode func([]Window, int) ([]byte, int, error), send func(context.Context, []byte) error) (int, error) {
+func sendInChunks(ctx context.Context, op string, batch []window.Window, maxBytes int,
+	encode func([]window.Window, int) ([]byte, int, error), send func(context.Context, []byte) error) (int, error) {
 	delivered := 0
 	for delivered < len(batch) {
 		body, n, err := encode(batch[delivered:], maxBytes)

@@ -471,7 +471,7 @@ func TestParcaErrorsAreClassified(t *testing.T) {
 		wantInMessage string
 	}{
 		{"rejected token", status.Error(codes.Unauthenticated, "invalid token "+token), false, true, 0,
-			"rejected the bearer token from Config.AuthTokenFile"},
+			"unauthenticated: invalid token [redacted]"},
 		{"no write permission", status.Error(codes.PermissionDenied, "project is read-only"), false, true, 0, "project is read-only"},
 		{"rate limited with RetryInfo", slowDown.Err(), true, false, 3 * time.Second, "resource_exhausted: rate limited"},
 		{"unavailable", status.Error(codes.Unavailable, "shutting down"), true, false, 0, "unavailable: shutting down"},
@@ -539,8 +539,8 @@ func TestParcaTokenFile(t *testing.T) {
 	p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &upload.Credentials{TokenFile: path, TokenSource: "Config.AuthTokenFile"}, nil)
 	_, err := p.Send(context.Background(), testWindows(t)[:1])
 	var e *upload.Error
-	if !errors.As(err, &e) || !e.Auth || !strings.Contains(e.Error(), "rejected the bearer token from Config.AuthTokenFile") {
-		t.Fatalf("got %v, want an Auth error naming Config.AuthTokenFile", err)
+	if !errors.As(err, &e) || !e.Auth || !strings.Contains(e.Error(), "expired: [redacted]") {
+		t.Fatalf("got %v, want an Auth error with the server's message, the file's token redacted", err)
 	}
 	if strings.Contains(e.Error(), token) {
 		t.Errorf("message leaks the token: %v", e)

@@ -171,7 +171,7 @@ func TestPushErrorsAreClassified(t *testing.T) {
 		forbiddenInMsg string
 	}{
 		{"rejected token", connect.NewError(connect.CodeUnauthenticated, errors.New("invalid token glc_secret-token")),
-			false, true, 401, "rejected the bearer token from PYROSCOPE_AUTH_TOKEN", "glc_secret-token"},
+			false, true, 401, "unauthenticated: invalid token [redacted]", "glc_secret-token"},
 		{"no write permission", connect.NewError(connect.CodePermissionDenied, errors.New("no write scope")),
 			false, true, 403, "no write scope", ""},
 		{"rate limited", connect.NewError(connect.CodeResourceExhausted, errors.New("slow down")), true, false, 429, "resource_exhausted", ""},

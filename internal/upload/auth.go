@@ -1,6 +1,8 @@
 package upload
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 )
@@ -69,6 +71,46 @@ func (c *Credentials) Apply(h http.Header) {
 	for k, v := range c.Headers {
 		h.Set(k, v)
 	}
+}
+
+// scrub removes the credentials' secrets from the message of e, which may
+// quote a server that echoed them. Backends call it on every Auth failure,
+// so that no *Error they return holds a secret.
+func (c *Credentials) scrub(e *Error) {
+	if c == nil || e.Err == nil {
+		return
+	}
+	if msg := (redactor{c}).redact(e.Err.Error()); msg != e.Err.Error() {
+		e.Err = errors.New(msg)
+	}
+}
+
+// explainRejection rewrites the message of an Auth failure into one
+// sentence saying which credentials the server rejected, where they came
+// from and what the server said. The queue calls it, once per failure: it
+// is the one place that explains a rejected token.
+func (c *Credentials) explainRejection(e *Error) {
+	detail := ""
+	if e.Err != nil {
+		detail = (redactor{c}).redact(e.Err.Error())
+	}
+	var what string
+	switch {
+	case c != nil && c.token().IsSet():
+		src := c.TokenSource
+		if src == "" {
+			src = "the configuration"
+		}
+		what = "the server rejected the bearer token from " + src + "; check that it is current and allowed to write profiles"
+	case c != nil && (c.BasicUser != "" || c.BasicPassword.IsSet()):
+		what = fmt.Sprintf("the server rejected basic auth for user %q; check the user and password", c.BasicUser)
+	default:
+		what = "the server requires credentials and none are configured; set a token"
+	}
+	if detail != "" {
+		what += " (" + detail + ")"
+	}
+	e.Err = errors.New(what)
 }
 
 // closeIdle closes client's idle keep-alive connections, when it can, so

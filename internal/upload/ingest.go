@@ -192,7 +192,11 @@ func (in *Ingest) send(ctx context.Context, w *window.Window) error {
 	in.creds.Apply(req.Header)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	resp, err := in.client.Do(req)
-	return Classify("POST /ingest", resp, err)
+	err = Classify("POST /ingest", resp, err)
+	if e, ok := err.(*Error); ok && e.Auth {
+		in.creds.scrub(e)
+	}
+	return err
 }
 
 // Close closes the idle connections of the client the SDK made; a client

@@ -143,7 +143,7 @@ func (p *Parca) call(ctx context.Context, msg []byte) error {
 		// Not a gRPC answer: a proxy or load balancer in front said no.
 		err := Classify(writeRawProcedure, resp, nil)
 		if e, ok := err.(*Error); ok && e.Auth {
-			explainAuth(e, p.creds)
+			p.creds.scrub(e)
 		}
 		return err
 	}
@@ -177,7 +177,7 @@ func (p *Parca) call(ctx context.Context, msg []byte) error {
 	e.Err = fmt.Errorf("%s: %s", codeName(code), msgText)
 	e.RetryAfter = retryDelay(h.Get("Grpc-Status-Details-Bin"))
 	if e.Auth {
-		explainAuth(e, p.creds)
+		p.creds.scrub(e)
 	}
 	return e
 }
@@ -319,37 +319,6 @@ func classifyCode(e *Error, code int) {
 	case codeUnauthenticated, codePermissionDenied:
 		e.Auth = true
 	}
-}
-
-// explainAuth rewrites the message of an Auth failure to say which
-// credentials the server rejected and where they came from. It never
-// includes a secret, even one the server echoed back.
-func explainAuth(e *Error, creds *Credentials) {
-	detail := ""
-	if e.Err != nil {
-		detail = e.Err.Error()
-	}
-	var what string
-	switch {
-	case creds != nil && creds.token().IsSet():
-		detail = strings.ReplaceAll(detail, creds.token().Reveal(), "[redacted]")
-		src := creds.TokenSource
-		if src == "" {
-			src = "the configuration"
-		}
-		what = "the server rejected the bearer token from " + src + "; check that it is current and allowed to write profiles"
-	case creds != nil && (creds.BasicUser != "" || creds.BasicPassword.IsSet()):
-		if creds.BasicPassword.IsSet() {
-			detail = strings.ReplaceAll(detail, creds.BasicPassword.Reveal(), "[redacted]")
-		}
-		what = fmt.Sprintf("the server rejected basic auth for user %q", creds.BasicUser)
-	default:
-		what = "the server requires credentials and none are configured; set a token"
-	}
-	if detail != "" {
-		what += " (server said: " + detail + ")"
-	}
-	e.Err = errors.New(what)
 }
 
 // retryDelay reads the RetryInfo a gRPC server may attach to a status in

@@ -102,7 +102,7 @@ func connectError(resp *http.Response, creds *Credentials) error {
 		e.Err = fmt.Errorf("%s: %s", wire.Code, wire.Message)
 	}
 	if e.Auth {
-		explainAuth(e, creds)
+		creds.scrub(e)
 	}
 	return e
 }

@@ -400,10 +400,15 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		return nil
 	}
 	rest := batch[n:]
+	// raw is what the server said, for the lines that quote the last error;
+	// msg explains a rejected token as well, once, where it is said.
+	raw := q.redact.redact(err.Error())
+	var e *Error
+	if errors.As(err, &e) && e.Auth {
+		q.opts.Credentials.explainRejection(e)
+	}
 	msg := q.redact.redact(err.Error())
 	q.stats.LastError, q.stats.LastErrorAt = msg, now
-	var e *Error
-	errors.As(err, &e)
 	if q.ctx.Err() != nil || Retryable(err) {
 		q.requeueLocked(rest)
 		q.stats.Retried += int64(len(rest))
@@ -429,7 +434,7 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		}
 	}
 	if s := q.drops.take(now, false); s != "" {
-		lines = append(lines, logLine{logging.Warn, s + "; last error: " + msg})
+		lines = append(lines, logLine{logging.Warn, s + "; last error: " + raw})
 	}
 	return lines
 }
@@ -451,30 +456,17 @@ func (q *Queue) requeueLocked(es []entry) {
 	})
 }
 
-// authLineLocked says, once per distinct cause until the next success,
-// that the server rejected the credentials and where they came from; it
-// returns "" when that cause was said already.
+// authLineLocked says, once per distinct cause (operation and status)
+// until the next success, that the server rejected the credentials (msg,
+// which explainRejection wrote); it returns "" when that cause was said
+// already.
 func (q *Queue) authLineLocked(e *Error, msg string) string {
-	c := q.opts.Credentials
-	var what string
-	switch {
-	case c != nil && c.token().IsSet():
-		src := c.TokenSource
-		if src == "" {
-			src = "the configuration"
-		}
-		what = "the server rejected the auth token from " + src + ": check that it is current and may write profiles"
-	case c != nil && (c.BasicUser != "" || c.BasicPassword.IsSet()):
-		what = fmt.Sprintf("the server rejected the basic-auth credentials of user %q: check the user and password", c.BasicUser)
-	default:
-		what = "the server requires credentials and none are configured: set an auth token"
-	}
-	cause := fmt.Sprintf("%s|%d|%s", e.Op, e.Status, what)
+	cause := fmt.Sprintf("%s|%d", e.Op, e.Status)
 	if q.authLogged[cause] {
 		return ""
 	}
 	q.authLogged[cause] = true
-	return fmt.Sprintf("%s (%s); uploads back off until it is fixed", what, msg)
+	return msg + "; uploads back off until it is fixed"
 }
 
 // dropLocked counts one dropped window.

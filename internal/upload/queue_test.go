@@ -610,9 +610,11 @@ func TestQueueAuthRejected(t *testing.T) {
 	if s := q.Stats(); s.Dropped != 3 || s.Retried != 0 {
 		t.Errorf("stats = %+v", s)
 	}
-	lines := logs.matching("rejected the auth token")
+	lines := logs.matching("rejected the bearer token")
 	if len(lines) != 1 || !strings.Contains(lines[0], "from PYROSCOPE_AUTH_TOKEN") || !strings.HasPrefix(lines[0], "error: ") {
 		t.Errorf("auth messages %q: want exactly one error naming PYROSCOPE_AUTH_TOKEN", lines)
+	} else if n := strings.Count(lines[0], "check that"); n != 1 {
+		t.Errorf("auth message %q gives its advice %d times, want once", lines[0], n)
 	}
 	closeQueue(t, q)
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"runtime"
@@ -215,7 +216,7 @@ func (p *Profiler) loop() {
 			p.cut()
 			for _, k := range p.sinks {
 				if err := k.c.Close(); err != nil {
-					p.s.Log.Logf(logging.Error, "stopping %s profile: %v", k.name, err)
+					p.s.Log.Logf(logging.Error, "stopping %s profile: %v", k.name, err, slog.String("type", k.name))
 				}
 			}
 			return
@@ -231,7 +232,7 @@ func (p *Profiler) cut() {
 		k := &p.sinks[i]
 		data, err := p.collectOne(k, until)
 		if err != nil {
-			p.s.Log.Logf(logging.Error, "collecting %s profile: %v", k.name, err)
+			p.s.Log.Logf(logging.Error, "collecting %s profile: %v", k.name, err, slog.String("type", k.name))
 			continue
 		}
 		w := window.Window{Name: k.name, From: p.from, Until: until, Data: data, SampleTypes: k.samples}

@@ -7,6 +7,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -121,7 +122,7 @@ type Settings struct {
 	Manual bool
 
 	// Log writes the SDK's lines to the Logger, filtered by
-	// PYROSCOPE_LOG_LEVEL.
+	// PYROSCOPE_LOG_LEVEL, each with the attribute app.
 	Log logging.Func
 }
 
@@ -386,6 +387,6 @@ func resolveLog(c *Config, s *Settings, env LookupEnv) error {
 	if out == nil {
 		out = logging.Stderr{}
 	}
-	s.Log = logging.To(out, level)
+	s.Log = logging.To(out, level).With(slog.String("app", s.App))
 	return nil
 }

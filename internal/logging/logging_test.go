@@ -2,6 +2,7 @@ package logging
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,29 @@ func TestParseLevel(t *testing.T) {
 	}
 	if _, err := ParseLevel("verbose"); err == nil || !strings.Contains(err.Error(), "use debug, info, warn, error or off") {
 		t.Errorf("ParseLevel(verbose) error %v, want one listing the levels", err)
+	}
+}
+
+// structuredRecorder keeps lines with their attributes.
+type structuredRecorder struct {
+	recorder
+	attrs []string
+}
+
+func (r *structuredRecorder) LogAttrs(l Level, msg string, attrs ...slog.Attr) {
+	r.lines = append(r.lines, l.String()+": "+msg)
+	r.attrs = append(r.attrs, fmt.Sprint(attrs))
+}
+
+func TestAttributesReachOnlyAStructuredLogger(t *testing.T) {
+	var plain recorder
+	To(&plain, Debug).With(slog.String("app", "a")).Logf(Warn, "upload of %s failed", "cpu", slog.Int("status", 503))
+	if got, want := strings.Join(plain.lines, "|"), "error: warning: upload of cpu failed"; got != want {
+		t.Errorf("printf logger got %q, want %q (no attributes in the text)", got, want)
+	}
+	var st structuredRecorder
+	To(&st, Debug).With(slog.String("app", "a")).Logf(Warn, "upload of %s failed", "cpu", slog.Int("status", 503))
+	if got, want := strings.Join(st.lines, "|")+" "+strings.Join(st.attrs, "|"), "warn: upload of cpu failed [status=503 app=a]"; got != want {
+		t.Errorf("structured logger got %q, want %q", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"reflect"
 	"slices"
@@ -304,7 +305,7 @@ func (q *Queue) work() {
 		q.broadcastLocked()
 		q.mu.Unlock()
 		for _, l := range lines {
-			q.logf(l.level, "%s", l.msg)
+			q.logf(l.level, "%s", append([]any{l.msg}, l.attrs...)...)
 		}
 	}
 }
@@ -314,6 +315,7 @@ func (q *Queue) work() {
 type logLine struct {
 	level logging.Level
 	msg   string
+	attrs []any // slog.Attr values: attempts, status
 }
 
 // next returns the batch to send now; or, when there is none, how long to
@@ -419,7 +421,8 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		}
 		wait := backoff(q.failures, queueBackoffBase, queueBackoffCap, after)
 		q.notBefore = now.Add(wait)
-		return []logLine{{logging.Debug, fmt.Sprintf("upload failed, retrying %d windows in %s: %s", len(rest), wait.Round(time.Millisecond), msg)}}
+		return []logLine{{logging.Debug, fmt.Sprintf("upload failed, retrying %d windows in %s: %s", len(rest), wait.Round(time.Millisecond), msg),
+			failureAttrs(q.failures, e)}}
 	}
 	var lines []logLine
 	// Rejected for good: drop the window the server refused, keep the rest.
@@ -430,11 +433,11 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		q.failures++
 		q.notBefore = now.Add(max(backoff(q.failures, queueBackoffBase, queueBackoffCap, e.RetryAfter), authMinWait))
 		if line := q.authLineLocked(e, msg); line != "" {
-			lines = append(lines, logLine{logging.Error, line})
+			lines = append(lines, logLine{logging.Error, line, failureAttrs(q.failures, e)})
 		}
 	}
 	if s := q.drops.take(now, false); s != "" {
-		lines = append(lines, logLine{logging.Warn, s + "; last error: " + raw})
+		lines = append(lines, logLine{logging.Warn, s + "; last error: " + raw, failureAttrs(q.failures, e)})
 	}
 	return lines
 }
@@ -508,11 +511,27 @@ func (q *Queue) logDrops(summary string) {
 }
 
 // logf formats a message, removes any secret from it and hands it to Logf.
+// Attributes (slog.Attr) at the end of args are passed on as they are.
 func (q *Queue) logf(level logging.Level, format string, args ...any) {
 	if q.opts.Logf == nil {
 		return
 	}
-	q.opts.Logf(level, "%s", q.redact.redact(fmt.Sprintf(format, args...)))
+	args, attrs := logging.Split(args)
+	out := []any{q.redact.redact(fmt.Sprintf(format, args...))}
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	q.opts.Logf(level, "%s", out...)
+}
+
+// failureAttrs are the attributes of a line about a failed attempt: how
+// many attempts in a row failed, and the status the server answered.
+func failureAttrs(attempts int, e *Error) []any {
+	attrs := []any{slog.Int("attempts", max(attempts, 1))}
+	if e != nil && e.Status != 0 {
+		attrs = append(attrs, slog.Int("status", e.Status))
+	}
+	return attrs
 }
 
 // seriesKey names the series a window belongs to; windows of one series

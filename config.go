@@ -47,8 +47,10 @@ type Config struct {
 	TenantID string
 	// HTTPHeaders are added to every request (gRPC metadata for Parca).
 	HTTPHeaders map[string]string
-	// HTTPClient sends the requests of the ingest and push protocols. The
-	// default honours HTTPS_PROXY and NO_PROXY and verifies TLS.
+	// HTTPClient sends the requests of every protocol, with the SDK's short
+	// retries around it; for "parca" it must speak HTTP/2 (in plaintext for
+	// an http:// address). The default honours HTTPS_PROXY and NO_PROXY and
+	// verifies TLS.
 	HTTPClient HTTPClient
 
 	// UploadRate is the length of a window: one batch is cut and sent this

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -263,10 +264,23 @@ func testTLS(t *testing.T) (server, client *tls.Config) {
 		&tls.Config{RootCAs: pool}
 }
 
-// newTestParca is NewParca with the backend closed when the test ends.
+// newTestParca is NewParca on the SDK's own HTTP client, closed when the
+// test ends. With tlsConfig, the client wraps a user's client that trusts
+// the test CA (Config.HTTPClient); without, it is the SDK's default one.
 func newTestParca(t *testing.T, address string, creds *upload.Credentials, tlsConfig *tls.Config) *upload.Parca {
 	t.Helper()
-	p, err := upload.NewParca(address, creds, tlsConfig)
+	var base upload.Doer
+	if tlsConfig != nil {
+		tr := &http.Transport{TLSClientConfig: tlsConfig, Protocols: new(http.Protocols)}
+		tr.Protocols.SetHTTP2(true)
+		t.Cleanup(tr.CloseIdleConnections)
+		base = &http.Client{Transport: tr}
+	}
+	client, err := upload.NewHTTPClient(upload.TransportOptions{HTTP2: true}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := upload.NewParca(address, creds, client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,13 +67,14 @@ func newBackend(s *config.Settings, userAgent string) (Backend, *Credentials, er
 	if s.HTTPClient != nil {
 		base = s.HTTPClient
 	}
-	client, tlsConfig, err := NewHTTPClient(TransportOptions{
+	client, err := NewHTTPClient(TransportOptions{
 		CAFile:             s.TLSCAFile,
 		CertFile:           s.TLSCertFile,
 		KeyFile:            s.TLSKeyFile,
 		InsecureSkipVerify: s.TLSInsecureSkipVerify,
 		Timeout:            s.UploadTimeout,
 		Logf:               s.Log,
+		HTTP2:              s.Protocol == config.ProtocolParca,
 	}, base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pyroscope: transport: %w", err)
@@ -83,7 +84,7 @@ func newBackend(s *config.Settings, userAgent string) (Backend, *Credentials, er
 	case config.ProtocolPush:
 		b, err = NewPush(s.Address, creds, client)
 	case config.ProtocolParca:
-		b, err = NewParca(s.Address, creds, tlsConfig)
+		b, err = NewParca(s.Address, creds, client)
 	default:
 		b, err = NewIngest(s.Address, creds, client)
 	}

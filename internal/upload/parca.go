@@ -35,47 +35,23 @@ const writeRawProcedure = "parca.profilestore.v1alpha1.ProfileStoreService/Write
 // the label Pyroscope and OpenTelemetry use too, so one query finds the same
 // service whichever backend stores it.
 type Parca struct {
-	endpoint  string
-	creds     *Credentials
-	transport *http.Transport
-	client    *http.Client
-	maxBytes  int // maxRequestBytes; smaller in tests
+	endpoint string
+	creds    *Credentials
+	client   Doer
+	maxBytes int // maxRequestBytes
 }
 
 // NewParca returns a backend that writes to the Parca server at address:
 // "https://host:port" or a bare "host:port" (TLS, the port defaulting to
 // 443), or "http://host:port" for plaintext HTTP/2, which nothing else
-// selects. tlsConfig, when not nil, sets the CAs and client certificate used
-// for TLS.
-func NewParca(address string, creds *Credentials, tlsConfig *tls.Config) (*Parca, error) {
+// selects. client must speak HTTP/2, in plaintext for an http:// address:
+// NewHTTPClient with TransportOptions.HTTP2 does.
+func NewParca(address string, creds *Credentials, client Doer) (*Parca, error) {
 	u, err := parcaURL(address)
 	if err != nil {
 		return nil, err
 	}
-	t := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout: 10 * time.Second,
-		IdleConnTimeout:     90 * time.Second,
-		Protocols:           new(http.Protocols),
-	}
-	if u.Scheme == "http" {
-		t.Protocols.SetUnencryptedHTTP2(true)
-	} else {
-		t.Protocols.SetHTTP2(true)
-		t.Proxy = http.ProxyFromEnvironment
-		if tlsConfig != nil {
-			t.TLSClientConfig = tlsConfig.Clone()
-		} else {
-			t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-	}
-	return &Parca{
-		endpoint:  u.String(),
-		creds:     creds,
-		transport: t,
-		client:    &http.Client{Transport: t},
-		maxBytes:  maxRequestBytes,
-	}, nil
+	return &Parca{endpoint: u.String(), creds: creds, client: client, maxBytes: maxRequestBytes}, nil
 }
 
 // parcaURL turns a Parca address into the URL of the WriteRaw method.
@@ -101,9 +77,10 @@ func parcaURL(address string) (*url.URL, error) {
 	return u, nil
 }
 
-// Close releases the backend's idle connections.
+// Close closes the idle connections of the client the SDK made; a client
+// passed in Config.HTTPClient is left as it is.
 func (p *Parca) Close() error {
-	p.transport.CloseIdleConnections()
+	closeIdle(p.client)
 	return nil
 }
 

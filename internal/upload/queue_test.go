@@ -660,7 +660,7 @@ func TestQueueBlackHole(t *testing.T) {
 	logs := captureLogs(t)
 	clk := newFakeClock()
 	srv := newFaultServer(t, func(*http.Request, string) fault { return fault{hole: true} })
-	doer, _, err := NewHTTPClient(TransportOptions{Timeout: 100 * time.Millisecond, Logf: logs.logf}, nil)
+	doer, err := NewHTTPClient(TransportOptions{Timeout: 100 * time.Millisecond, Logf: logs.logf}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

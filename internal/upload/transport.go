@@ -44,10 +44,13 @@ type TransportOptions struct {
 	// OnRetry, when set, is called each time the client retries a request
 	// by itself (the queue's Stats.Retried counts only its own retries).
 	OnRetry func()
+	// HTTP2 makes the client speak HTTP/2 only, in plaintext (h2c) for an
+	// http:// URL: what gRPC (the parca protocol) needs.
+	HTTP2 bool
 }
 
-// NewHTTPClient returns the Doer every HTTP backend sends through, and the
-// TLS settings for a backend that needs its own transport.
+// NewHTTPClient returns the Doer every backend sends through: the one
+// transport builder of the SDK.
 //
 // The Doer retries short failures itself (see retry.go) and leaves longer
 // outages to the Queue. It honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY,
@@ -60,13 +63,13 @@ type TransportOptions struct {
 // transport is used as it is, so the TLS options must be unset, and the
 // returned tls.Config is nil. The returned Doer also has a
 // CloseIdleConnections method, to call when the SDK stops.
-func NewHTTPClient(opts TransportOptions, base Doer) (Doer, *tls.Config, error) {
+func NewHTTPClient(opts TransportOptions, base Doer) (Doer, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = defaultTimeout
 	}
 	if base != nil {
 		if opts.CAFile != "" || opts.CertFile != "" || opts.KeyFile != "" || opts.InsecureSkipVerify {
-			return nil, nil, errors.New("the TLS options (CA file, client certificate, insecure switch) cannot apply to a custom HTTPClient: configure its transport instead, or drop it")
+			return nil, errors.New("the TLS options (CA file, client certificate, insecure switch) cannot apply to a custom HTTPClient: configure its transport instead, or drop it")
 		}
 		var hc *http.Client
 		if c, ok := base.(*http.Client); ok {
@@ -81,11 +84,11 @@ func NewHTTPClient(opts TransportOptions, base Doer) (Doer, *tls.Config, error) 
 		if hc.Timeout == 0 {
 			hc.Timeout = opts.Timeout
 		}
-		return newRetryingDoer(hc, opts), nil, nil
+		return newRetryingDoer(hc, opts), nil
 	}
 	tc, err := tlsConfig(opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dialer := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
@@ -99,8 +102,21 @@ func NewHTTPClient(opts TransportOptions, base Doer) (Doer, *tls.Config, error) 
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	if opts.HTTP2 {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP2(true)
+		t.Protocols.SetUnencryptedHTTP2(true)
+		// An HTTP proxy cannot carry plaintext HTTP/2: only TLS goes
+		// through one (CONNECT).
+		t.Proxy = func(r *http.Request) (*url.URL, error) {
+			if r.URL.Scheme == "http" {
+				return nil, nil
+			}
+			return http.ProxyFromEnvironment(r)
+		}
+	}
 	hc := &http.Client{Transport: t, Timeout: opts.Timeout, CheckRedirect: checkRedirect}
-	return newRetryingDoer(hc, opts), tc.Clone(), nil
+	return newRetryingDoer(hc, opts), nil
 }
 
 // tlsConfig builds the client TLS settings; its errors name the option at

@@ -29,7 +29,7 @@ import (
 // newClient builds the SDK's HTTP client and closes it at the end of the test.
 func newClient(t *testing.T, opts TransportOptions) Doer {
 	t.Helper()
-	d, _, err := NewHTTPClient(opts, nil)
+	d, err := NewHTTPClient(opts, nil)
 	if err != nil {
 		t.Fatalf("NewHTTPClient: %v", err)
 	}
@@ -330,7 +330,7 @@ func TestHTTPClientOptionErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := NewHTTPClient(tt.opts, tt.base)
+			_, err := NewHTTPClient(tt.opts, tt.base)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want one mentioning %q", err, tt.want)
 			}
@@ -351,9 +351,9 @@ func TestHTTPClientUsesBaseClient(t *testing.T) {
 		used++
 		return tr.RoundTrip(r)
 	})}
-	d, tc, err := NewHTTPClient(TransportOptions{}, base)
-	if err != nil || tc != nil {
-		t.Fatalf("NewHTTPClient = %v, %v", tc, err)
+	d, err := NewHTTPClient(TransportOptions{}, base)
+	if err != nil {
+		t.Fatalf("NewHTTPClient: %v", err)
 	}
 	resp, err := post(t, d, srv.URL)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
@@ -45,7 +46,7 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 		}
 	}
 	childEnv = append(childEnv, "PYROSCOPE_PROFILE_TYPES", "goroutines")
-	p, err := start(Config{}, env(childEnv...), newFakeClock())
+	p, err := start(Config{}, env(childEnv...), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the SDK's goroutines and the test.
@@ -41,7 +43,7 @@ func TestSlogLoggerGetsLevelsAndAttributes(t *testing.T) {
 	p, err := start(Config{
 		ApplicationName: "shop.api", ServerAddress: srv.URL, AuthToken: "canary-secret-7f3a",
 		ProfileTypes: []ProfileType{ProfileGoroutines}, Logger: SlogLogger(l),
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}

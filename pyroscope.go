@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
@@ -37,7 +38,7 @@ const userAgent = "pyroscope-sdk-go/" + Version
 type Profiler struct {
 	s     *config.Settings
 	dst   *upload.Destination
-	clock clock
+	clock clock.Clock
 	sinks []sink
 
 	from    time.Time
@@ -67,10 +68,10 @@ type sink struct {
 // invalid, and when CPU profiling is asked for while another CPU profile is
 // running in the process.
 func Start(cfg Config) (*Profiler, error) {
-	return start(cfg, os.LookupEnv, realClock{})
+	return start(cfg, os.LookupEnv, clock.Real{})
 }
 
-func start(cfg Config, env config.LookupEnv, clk clock) (*Profiler, error) {
+func start(cfg Config, env config.LookupEnv, clk clock.Clock) (*Profiler, error) {
 	s, err := cfg.resolve(env)
 	if err != nil {
 		return nil, err

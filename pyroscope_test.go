@@ -17,41 +17,13 @@ import (
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// fakeClock is the scheduler's clock in tests: Advance moves time and fires
-// the ticker, so windows are cut without sleeping.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	ticks chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Unix(1_700_000_000, 0), ticks: make(chan time.Time)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
-
-// Advance moves the clock by d and delivers one tick to the scheduler.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
-	c.ticks <- now
 }
 
 // env is a fixed environment for start.
@@ -77,7 +49,7 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 	proftest.SampleEveryAllocation(t)
 	allocBeforeStart(500, 64<<10)
 	srv := proftest.NewIngestServer(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	p, err := start(Config{
 		ApplicationName: "checkout.api{env=test}",
 		ServerAddress:   srv.URL + "/prefix",
@@ -93,7 +65,7 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 	proftest.BurnCPU(400 * time.Millisecond)
 	const n, size = 1000, 64 << 10
 	proftest.AllocKnown(n, size)
-	clk.Advance(15 * time.Second)
+	clk.Tick(15 * time.Second)
 
 	cpu := srv.WaitFor(t, "cpu")
 	if got := proftest.ValueOf(cpu.Profile, "samples", "BurnCPU"); got == 0 {
@@ -175,7 +147,7 @@ func TestTokenSources(t *testing.T) {
 				ServerAddress:   srv.URL,
 				AuthToken:       tt.config,
 				ProfileTypes:    []ProfileType{ProfileGoroutines},
-			}, env(tt.env...), newFakeClock())
+			}, env(tt.env...), clocktest.NewFake())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +194,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := start(tt.cfg, env(tt.env...), newFakeClock())
+			p, err := start(tt.cfg, env(tt.env...), clocktest.NewFake())
 			if err == nil {
 				p.Stop()
 				t.Fatalf("Start succeeded, want an error mentioning %q", tt.want)
@@ -239,7 +211,7 @@ func TestStartFailsWhileAnotherCPUProfileRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pprof.StopCPUProfile()
-	_, err := start(Config{ApplicationName: "app", ServerAddress: "file://" + t.TempDir()}, env(), newFakeClock())
+	_, err := start(Config{ApplicationName: "app", ServerAddress: "file://" + t.TempDir()}, env(), clocktest.NewFake())
 	if err == nil || !strings.Contains(err.Error(), "another CPU profile is already running") {
 		t.Fatalf("err = %v, want it to name the running CPU profile", err)
 	}
@@ -256,7 +228,7 @@ func TestEnvironmentFillsUnsetFields(t *testing.T) {
 		"PYROSCOPE_TENANT_ID", "tenant-7",
 		"PYROSCOPE_UPLOAD_RATE", "1m",
 		"PYROSCOPE_LOG_LEVEL", "off",
-	), newFakeClock())
+	), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +258,7 @@ func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
 		ServerAddress:   srv.URL,
 		ProfileTypes: []ProfileType{ProfileCPU, ProfileAllocSpace, ProfileInuseSpace, ProfileGoroutines,
 			ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +293,7 @@ func TestDirectorySinkWritesProfilesPprofOpens(t *testing.T) {
 		ApplicationName: "dirapp",
 		ServerAddress:   "file://" + dir,
 		ProfileTypes:    []ProfileType{ProfileCPU, ProfileAllocSpace},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +341,7 @@ func TestContentionRatesSetAndRestored(t *testing.T) {
 				ApplicationName: "app", ServerAddress: "file://" + t.TempDir(),
 				ProfileTypes:         []ProfileType{ProfileMutexCount},
 				MutexProfileFraction: tt.fraction,
-			}, env(tt.env...), newFakeClock())
+			}, env(tt.env...), clocktest.NewFake())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -401,7 +373,7 @@ func startBlockOnly(t *testing.T, server string) *Profiler {
 	p, err := start(Config{
 		ApplicationName: "app", ServerAddress: server,
 		ProfileTypes: []ProfileType{ProfileBlockCount, ProfileBlockDuration},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +447,7 @@ func TestStopReportsRejectedFinalWindow(t *testing.T) {
 		ApplicationName: "app", ServerAddress: srv.URL, AuthToken: "canary-secret-7f3a",
 		ProfileTypes: []ProfileType{ProfileGoroutines},
 		Logger:       recordingLogger{&mu, &logs},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}

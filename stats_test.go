@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
@@ -14,7 +15,7 @@ import (
 // each heap type asked for, and nothing for those not asked for.
 func TestStatsCountPerProfileType(t *testing.T) {
 	srv := proftest.NewIngestServer(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	p, err := start(Config{
 		ApplicationName: "app", ServerAddress: srv.URL,
 		ProfileTypes: []ProfileType{ProfileAllocSpace, ProfileInuseObjects, ProfileGoroutines},
@@ -22,7 +23,7 @@ func TestStatsCountPerProfileType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Second)         // one window
+	clk.Tick(time.Second)            // one window
 	p.Flush(true)                    // a second, delivered before Flush returns
 	if err := p.Stop(); err != nil { // the third
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestStatsDroppedPerProfileType(t *testing.T) {
 	p, err := start(Config{
 		ApplicationName: "app", ServerAddress: srv.URL, Logger: discardLogger{},
 		ProfileTypes: []ProfileType{ProfileMutexCount, ProfileMutexDuration, ProfileGoroutines},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -50,7 +51,7 @@ type QueueOptions struct {
 	// from every message it logs or keeps. May be nil.
 	Credentials *Credentials
 
-	clock clock // time source; the real clock when nil
+	clock clock.Clock // time source; the real clock when nil
 }
 
 // A Queue delivers windows to a Backend in the background, in order for
@@ -70,7 +71,7 @@ type QueueOptions struct {
 type Queue struct {
 	b       Backend
 	opts    QueueOptions
-	clock   clock
+	clock   clock.Clock
 	redact  redactor
 	ctx     context.Context // cancelled when Close gives up
 	cancel  context.CancelFunc
@@ -130,7 +131,7 @@ func NewQueue(b Backend, opts QueueOptions) *Queue {
 		workers:    opts.Workers,
 	}
 	if q.clock == nil {
-		q.clock = realClock{}
+		q.clock = clock.Real{}
 	}
 	q.stats.DroppedByName = map[string]int64{}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
@@ -548,20 +549,4 @@ func seriesKey(w *window.Window) string {
 		b.WriteString(w.Tags[k])
 	}
 	return b.String()
-}
-
-// A clock tells the time and makes timers; tests replace it to run backoff
-// without sleeping.
-type clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) (c <-chan time.Time, stop func() bool)
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	t := time.NewTimer(d)
-	return t.C, t.Stop
 }

@@ -22,6 +22,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -92,112 +93,6 @@ func assertNoSecret(t *testing.T, what, s string) {
 			t.Errorf("%s leaks a secret: %q", what, s)
 		}
 	}
-}
-
-// fakeClock runs the queue's backoff without sleeping.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-	added  chan struct{} // signalled when a timer is made
-}
-
-type fakeTimer struct {
-	at time.Time
-	c  chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Unix(1_700_000_000, 0), added: make(chan struct{}, 1)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), c: make(chan time.Time, 1)}
-	c.timers = append(c.timers, t)
-	select {
-	case c.added <- struct{}{}:
-	default:
-	}
-	return t.c, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		i := slices.Index(c.timers, t)
-		if i < 0 {
-			return false
-		}
-		c.timers = slices.Delete(c.timers, i, i+1)
-		return true
-	}
-}
-
-// Advance moves time on by d and fires the timers due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.timers = slices.DeleteFunc(c.timers, func(t *fakeTimer) bool {
-		if t.at.After(c.now) {
-			return false
-		}
-		t.c <- c.now
-		return true
-	})
-}
-
-// waits returns how long each pending timer has left.
-func (c *fakeClock) waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var ds []time.Duration
-	for _, t := range c.timers {
-		ds = append(ds, t.at.Sub(c.now))
-	}
-	slices.Sort(ds)
-	return ds
-}
-
-// waitTimers blocks until at least n timers are pending.
-func (c *fakeClock) waitTimers(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		if len(c.waits()) >= n {
-			return
-		}
-		select {
-		case <-c.added:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %d pending timers, have %d", n, len(c.waits()))
-		}
-	}
-}
-
-// drive keeps firing the earliest pending timer until the test ends, so
-// that backoff takes no real time.
-func (c *fakeClock) drive(t *testing.T) {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if ws := c.waits(); len(ws) > 0 {
-				c.Advance(max(ws[0], 0))
-			}
-			select {
-			case <-c.added:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { close(stop); <-done })
 }
 
 // fault is what faultServer does with one request.
@@ -375,7 +270,7 @@ func closeQueue(t *testing.T, q *Queue) (int, error) {
 func TestQueueOutageThenRecovery(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	start := clk.Now()
 	srv := newFaultServer(t, func(r *http.Request, id string) fault {
 		if clk.Now().Sub(start) < 30*time.Second {
@@ -395,7 +290,7 @@ func TestQueueOutageThenRecovery(t *testing.T) {
 			q.Push(w)
 		}
 	}
-	clk.drive(t)
+	clk.Drive(t)
 	flush(t, q)
 
 	attempts, got := srv.snapshot()
@@ -429,7 +324,7 @@ func TestQueueOutageThenRecovery(t *testing.T) {
 func TestQueueBudgetDropsOldest(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	srv := newFaultServer(t, func(*http.Request, string) fault { return fault{status: 503} })
 	w0 := testWindow(window.KindCPU, 0, 1000)
 	size := w0.Size()
@@ -437,7 +332,7 @@ func TestQueueBudgetDropsOldest(t *testing.T) {
 		MaxBytes: 10 * size, Logf: logs.logf, clock: clk,
 	})
 	q.Push(testWindow(window.KindCPU, 0, 1000))
-	clk.waitTimers(t, 2) // both workers back off after the first failure
+	clk.WaitTimers(t, 2) // both workers back off after the first failure
 	for i := 1; i < 30; i++ {
 		q.Push(testWindow(window.KindCPU, i, 1000))
 	}
@@ -445,7 +340,7 @@ func TestQueueBudgetDropsOldest(t *testing.T) {
 		t.Fatalf("after 30 pushes over a 10-window budget: %+v", s)
 	}
 	srv.setDecide(nil)
-	clk.drive(t)
+	clk.Drive(t)
 	flush(t, q)
 
 	if _, got := srv.snapshot(); !slices.Equal(got, ids(window.KindCPU, 20, 30)) {
@@ -481,7 +376,7 @@ func TestQueueBudgetDropsOldest(t *testing.T) {
 func TestQueueDropSummaryOncePerMinute(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	srv := newFaultServer(t, func(*http.Request, string) fault { return fault{status: 503} })
 	w0 := testWindow(window.KindHeap, 0, 100)
 	size := w0.Size()
@@ -489,19 +384,15 @@ func TestQueueDropSummaryOncePerMinute(t *testing.T) {
 		MaxBytes: 2 * size, Workers: 1, Logf: logs.logf, clock: clk,
 	})
 	q.Push(testWindow(window.KindHeap, 0, 100))
-	clk.waitTimers(t, 1)
+	clk.WaitTimers(t, 1)
 	q.Push(testWindow(window.KindHeap, 1, 100), testWindow(window.KindHeap, 2, 100)) // drops 1
 	q.Push(testWindow(window.KindHeap, 3, 100))                                      // drops 1, within the minute
-	clk.mu.Lock()
-	clk.now = clk.now.Add(30 * time.Second) // no timer fires: the worker keeps waiting
-	clk.mu.Unlock()
-	q.Push(testWindow(window.KindHeap, 4, 100)) // drops 1, still within the minute
+	clk.Shift(30 * time.Second)                                                      // no timer fires: the worker keeps waiting
+	q.Push(testWindow(window.KindHeap, 4, 100))                                      // drops 1, still within the minute
 	if got := logs.matching("dropped"); len(got) != 1 || !strings.Contains(got[0], "dropped 1 profile windows") {
 		t.Fatalf("drop summaries within the first minute: %q", got)
 	}
-	clk.mu.Lock()
-	clk.now = clk.now.Add(31 * time.Second)
-	clk.mu.Unlock()
+	clk.Shift(31 * time.Second)
 	q.Push(testWindow(window.KindHeap, 5, 100)) // drops 1, a minute after the first summary
 	got := logs.matching("dropped")
 	if len(got) != 2 || !strings.Contains(got[1], "dropped 3 profile windows: 3 over the byte budget (heap 3)") ||
@@ -519,15 +410,15 @@ func TestQueueDropSummaryOncePerMinute(t *testing.T) {
 func TestQueueHonoursRetryAfter(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	srv := newFaultServer(t, func(r *http.Request, id string) fault {
 		return fault{status: 429, header: map[string]string{"Retry-After": "2"}}
 	})
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), nil}, QueueOptions{Logf: logs.logf, clock: clk})
 	q.Push(testWindow(window.KindCPU, 0, 10))
-	clk.waitTimers(t, 2)
+	clk.WaitTimers(t, 2)
 	srv.setDecide(nil)
-	for _, w := range clk.waits() {
+	for _, w := range clk.Waits() {
 		if w < 2*time.Second {
 			t.Errorf("a worker waits %s after Retry-After: 2", w)
 		}
@@ -536,7 +427,7 @@ func TestQueueHonoursRetryAfter(t *testing.T) {
 	if attempts, _ := srv.snapshot(); len(attempts) != 1 {
 		t.Errorf("%d attempts before 2 s passed, want 1", len(attempts))
 	}
-	clk.drive(t)
+	clk.Drive(t)
 	flush(t, q)
 	if attempts, got := srv.snapshot(); len(attempts) != 2 || !slices.Equal(got, ids(window.KindCPU, 0, 1)) {
 		t.Errorf("attempts %v, delivered %v", attempts, got)
@@ -553,7 +444,7 @@ func TestQueueHonoursRetryAfter(t *testing.T) {
 func TestQueueBadRequestNotRetried(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock() // never advanced: any backoff would hang Flush
+	clk := clocktest.NewFake() // never advanced: any backoff would hang Flush
 	srv := newFaultServer(t, func(r *http.Request, id string) fault {
 		if id == "cpu-0001" {
 			return fault{status: 400, body: "bad profile, sent with " + r.Header.Get("Authorization")}
@@ -586,23 +477,23 @@ func TestQueueBadRequestNotRetried(t *testing.T) {
 func TestQueueAuthRejected(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	srv := newFaultServer(t, func(r *http.Request, id string) fault {
 		return fault{status: 401, body: "invalid token " + r.Header.Get("Authorization")}
 	})
 	creds := tokenCreds()
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), creds}, QueueOptions{Logf: logs.logf, Credentials: creds, clock: clk})
 	q.Push(testWindow(window.KindCPU, 0, 10), testWindow(window.KindCPU, 1, 10), testWindow(window.KindCPU, 2, 10))
-	clk.waitTimers(t, 2)
+	clk.WaitTimers(t, 2)
 	if attempts, _ := srv.snapshot(); len(attempts) != 1 {
 		t.Errorf("%d attempts before any backoff passed, want 1", len(attempts))
 	}
-	for _, w := range clk.waits() {
+	for _, w := range clk.Waits() {
 		if w < authMinWait {
 			t.Errorf("a worker waits only %s after a 401", w)
 		}
 	}
-	clk.drive(t)
+	clk.Drive(t)
 	flush(t, q)
 	if attempts, got := srv.snapshot(); !slices.Equal(attempts, ids(window.KindCPU, 0, 3)) || len(got) != 0 {
 		t.Errorf("attempts %v (want each window once), delivered %v", attempts, got)
@@ -658,7 +549,7 @@ func TestQueueCloseDeliversThenRefuses(t *testing.T) {
 func TestQueueBlackHole(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	srv := newFaultServer(t, func(*http.Request, string) fault { return fault{hole: true} })
 	doer, err := NewHTTPClient(TransportOptions{Timeout: 100 * time.Millisecond, Logf: logs.logf}, nil)
 	if err != nil {
@@ -677,7 +568,7 @@ func TestQueueBlackHole(t *testing.T) {
 		if i%20 == 19 {
 			// Let both workers finish their attempt and back off, then end
 			// the backoff and wait for the next attempt.
-			clk.waitTimers(t, 2)
+			clk.WaitTimers(t, 2)
 			select {
 			case <-srv.arrived:
 			default:
@@ -753,7 +644,7 @@ func eventually(cond func() bool) bool {
 func TestQueueOrderPerSeries(t *testing.T) {
 	leakCheck(t)
 	logs := captureLogs(t)
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	n := 0
 	srv := newFaultServer(t, func(*http.Request, string) fault {
 		n++
@@ -769,7 +660,7 @@ func TestQueueOrderPerSeries(t *testing.T) {
 			q.Push(testWindow(k, i, 50))
 		}
 	}
-	clk.drive(t)
+	clk.Drive(t)
 	flush(t, q)
 	_, got := srv.snapshot()
 	for _, k := range kinds {

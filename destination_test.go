@@ -37,7 +37,7 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 		Tags:            map[string]string{"env": "prod"},
 		UploadRate:      time.Minute,
 	}, env("PYROSCOPE_AUTH_TOKEN", "parent-token"))
-	defer dst.Close(context.Background())
+	defer dst.Close(context.Background(), nil)
 
 	var childEnv []string
 	for k, v := range dst.Settings().Env() {
@@ -73,7 +73,7 @@ func TestDestinationPushAddsExtraTags(t *testing.T) {
 	}
 	var buf = goroutineProfile(t)
 	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
-	if err := dst.Close(context.Background()); err != nil {
+	if err := dst.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	r := srv.WaitFor(t, "goroutines")

@@ -90,7 +90,7 @@ func start(cfg Config, env config.LookupEnv, clk clock.Clock) (*Profiler, error)
 		counts:  map[ProfileType]int64{},
 	}
 	if p.sinks, err = newSinks(s); err != nil {
-		dst.Close(context.Background())
+		dst.Close(context.Background(), nil)
 		return nil, err
 	}
 	p.from = clk.Now()
@@ -308,10 +308,8 @@ func (p *Profiler) Stop() error {
 // StopContext is Stop with the delivery deadline taken from ctx.
 func (p *Profiler) StopContext(ctx context.Context) error {
 	p.stopOnce.Do(func() {
-		p.dst.MarkFinal() // before the last cut: its refusals count even if quick
-		close(p.stopCh)
-		<-p.done
-		if err := p.dst.Close(ctx); err != nil {
+		lastCut := func() { close(p.stopCh); <-p.done }
+		if err := p.dst.Close(ctx, lastCut); err != nil {
 			p.stopErr = err
 			p.s.Log.Logf(logging.Error, "stop: %v", err)
 		}

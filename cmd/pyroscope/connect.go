@@ -124,10 +124,8 @@ loop:
 			break loop
 		}
 	}
-	dst.MarkFinal()
-	cpu.cut(time.Now())
-	cpu.close()
-	if err := dst.close(); err != nil {
+	lastCut := func() { cpu.cut(time.Now()); cpu.close() }
+	if err := dst.close(lastCut); err != nil {
 		return fail(io, "connect", err)
 	}
 	return exitOK
@@ -195,10 +193,8 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 	}
 	sig := <-sigs
 	log.Infof("%v: sending the last windows", sig)
-	dst.MarkFinal()
-	stop()
-	wg.Wait()
-	if err := dst.close(); err != nil {
+	lastCut := func() { stop(); wg.Wait() } // each puller sends its last window
+	if err := dst.close(lastCut); err != nil {
 		return fail(io, "connect", err)
 	}
 	return exitOK

@@ -74,11 +74,13 @@ func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*d
 	return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "pyroscope: "))
 }
 
-// close delivers what is queued within closeTimeout and reports what was not.
-func (d *destination) close() error {
+// close runs cutLast (nil: nothing more to send), which pushes the last
+// windows, delivers what is queued within closeTimeout and reports what was
+// not.
+func (d *destination) close(cutLast func()) error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	return d.Close(ctx)
+	return d.Close(ctx, cutLast)
 }
 
 // push queues windows under the destination's series, adding extra tags.

@@ -106,7 +106,7 @@ func runExec(args []string, io *stdio) int {
 
 	sampler, startErr := startTraced(cmd, c.sampleRate, probeErr == nil)
 	if startErr != nil {
-		dst.close()
+		dst.close(nil)
 		return fail(io, "exec", fmt.Errorf("starting %s: %w", argv[0], startErr))
 	}
 	if probeErr != nil {
@@ -145,12 +145,13 @@ loop:
 			break loop
 		}
 	}
-	dst.MarkFinal()
-	if cpu != nil {
-		cpu.cut(time.Now())
-		cpu.close()
+	lastCut := func() {
+		if cpu != nil {
+			cpu.cut(time.Now())
+			cpu.close()
+		}
 	}
-	if err := dst.close(); err != nil {
+	if err := dst.close(lastCut); err != nil {
 		log.Errorf("%v", err)
 	}
 	return exitStatus(cmd, waitErr, io)

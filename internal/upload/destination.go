@@ -19,12 +19,6 @@ type Destination struct {
 	queue   *Queue
 	backend Backend
 
-	// finalFrom, once marked (MarkFinal), is the drop count from before
-	// the last windows were cut: Close reports the drops since then,
-	// including a window the server refused before Close began. Both are
-	// set and read by the goroutine that closes.
-	finalFrom int64
-	marked    bool
 }
 
 // Open builds the backend s asks for and starts its queue. userAgent names
@@ -123,25 +117,21 @@ func (d *Destination) Push(extra map[string]string, ws ...window.Window) {
 	d.queue.Push(ws...)
 }
 
-// MarkFinal notes that the windows pushed from now on are the last ones,
-// before they are cut: Close then also reports those the server refused
-// before Close began.
-func (d *Destination) MarkFinal() {
-	d.finalFrom, d.marked = d.queue.Stats().Dropped, true
-}
-
 // Flush returns when every window pushed so far is delivered or dropped, or
 // ctx is done.
 func (d *Destination) Flush(ctx context.Context) error { return d.queue.Flush(ctx) }
 
-// Close delivers what is queued until ctx is done, closes the backend's
+// Close ends delivery. It first calls cutLast, when not nil, which pushes
+// the last windows (a Profiler's last cut, the CLI's last CPU window); then
+// it delivers what is queued until ctx is done, closes the backend's
 // connections and returns an error saying how many windows were not
 // delivered, if any: those still queued at the deadline and those the server
-// refused while Close ran (a rejected token, say), or since MarkFinal.
-func (d *Destination) Close(ctx context.Context) error {
+// refused since cutLast began, a last window refused before delivery of the
+// rest began included.
+func (d *Destination) Close(ctx context.Context, cutLast func()) error {
 	before := d.queue.Stats().Dropped
-	if d.marked {
-		before = d.finalFrom
+	if cutLast != nil {
+		cutLast()
 	}
 	n, err := d.queue.Close(ctx)
 	if c, ok := d.backend.(io.Closer); ok {

@@ -18,7 +18,6 @@ type Destination struct {
 	s       *config.Settings
 	queue   *Queue
 	backend Backend
-
 }
 
 // Open builds the backend s asks for and starts its queue. userAgent names

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -141,12 +142,6 @@ func seriesLabels(w *window.Window, extra ...label) ([]label, error) {
 	return ls, nil
 }
 
-// Top-level fields of profile.proto that stampProfile reads and writes.
-const (
-	pprofTimeNanos     = 9
-	pprofDurationNanos = 10
-)
-
 // stampProfile makes sure the pprof in data (gzipped or not) carries a
 // non-zero time_nanos and duration_nanos, taking them from the window's
 // bounds when it does not: Parca stores a profile at time_nanos (1970 when
@@ -169,11 +164,11 @@ func stampProfile(data []byte, from, until time.Time) []byte {
 	}
 	fixed := raw
 	if timeNanos == 0 && !from.IsZero() {
-		fixed = protowire.AppendTag(fixed, pprofTimeNanos, protowire.Varint)
+		fixed = protowire.AppendTag(fixed, pprofwire.ProfileTimeNanos, protowire.Varint)
 		fixed = protowire.AppendVarint(fixed, uint64(from.UnixNano()))
 	}
 	if durationNanos == 0 && until.After(from) {
-		fixed = protowire.AppendTag(fixed, pprofDurationNanos, protowire.Varint)
+		fixed = protowire.AppendTag(fixed, pprofwire.ProfileDurationNanos, protowire.Varint)
 		fixed = protowire.AppendVarint(fixed, uint64(until.Sub(from)))
 	}
 	if !isGzip(data) {
@@ -188,9 +183,9 @@ func stampProfile(data []byte, from, until time.Time) []byte {
 func scanProfileTimes(p []byte) (timeNanos, durationNanos int64, ok bool) {
 	ok = walkFields(p, func(field, wire int, v uint64, _ []byte) {
 		switch {
-		case wire == protowire.Varint && field == pprofTimeNanos:
+		case wire == protowire.Varint && field == pprofwire.ProfileTimeNanos:
 			timeNanos = int64(v)
-		case wire == protowire.Varint && field == pprofDurationNanos:
+		case wire == protowire.Varint && field == pprofwire.ProfileDurationNanos:
 			durationNanos = int64(v)
 		}
 	})

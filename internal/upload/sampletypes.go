@@ -5,16 +5,8 @@ import (
 	"compress/gzip"
 	"io"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
-)
-
-// Fields of profile.proto that keepSampleTypes reads and writes.
-const (
-	pprofSampleType  = 1 // Profile.sample_type, a ValueType
-	pprofSample      = 2 // Profile.sample
-	pprofStringTable = 6 // Profile.string_table
-	valueTypeType    = 1 // ValueType.type, a string table index
-	sampleValue      = 2 // Sample.value, repeated int64
 )
 
 // isGzip reports whether data starts with the gzip magic number.
@@ -49,10 +41,10 @@ func sampleTypeNames(raw []byte) (names []string, ok bool) {
 	var strs []string
 	ok = walkFields(raw, func(field, wire int, _ uint64, b []byte) {
 		switch {
-		case field == pprofSampleType && wire == protowire.Bytes:
+		case field == pprofwire.ProfileSampleType && wire == protowire.Bytes:
 			var idx uint64
 			ok := walkFields(b, func(f, w int, v uint64, _ []byte) {
-				if f == valueTypeType && w == protowire.Varint {
+				if f == pprofwire.ValueTypeType && w == protowire.Varint {
 					idx = v
 				}
 			})
@@ -60,7 +52,7 @@ func sampleTypeNames(raw []byte) (names []string, ok bool) {
 				idx = ^uint64(0)
 			}
 			typeIdx = append(typeIdx, idx)
-		case field == pprofStringTable && wire == protowire.Bytes:
+		case field == pprofwire.ProfileStringTable && wire == protowire.Bytes:
 			strs = append(strs, string(b))
 		}
 	})
@@ -96,19 +88,19 @@ func keepSampleTypes(raw []byte, keep []int, timeNanos, durationNanos int64) []b
 	var values []uint64
 	walkFields(raw, func(field, wire int, v uint64, b []byte) {
 		switch {
-		case field == pprofSampleType && wire == protowire.Bytes:
+		case field == pprofwire.ProfileSampleType && wire == protowire.Bytes:
 			if kept(typeIndex) {
 				out = protowire.AppendBytes(out, field, b)
 			}
 			typeIndex++
-		case field == pprofSample && wire == protowire.Bytes:
+		case field == pprofwire.ProfileSample && wire == protowire.Bytes:
 			values = values[:0]
 			var rest []byte
 			walkFields(b, func(f, w int, v uint64, p []byte) {
 				switch {
-				case f == sampleValue && w == protowire.Varint:
+				case f == pprofwire.SampleValue && w == protowire.Varint:
 					values = append(values, v)
-				case f == sampleValue && w == protowire.Bytes: // packed
+				case f == pprofwire.SampleValue && w == protowire.Bytes: // packed
 					for len(p) > 0 {
 						x, n := protowire.ReadVarint(p)
 						if n == 0 {
@@ -134,9 +126,9 @@ func keepSampleTypes(raw []byte, keep []int, timeNanos, durationNanos int64) []b
 			if !nonzero {
 				return
 			}
-			rest = protowire.AppendBytes(rest, sampleValue, packed)
+			rest = protowire.AppendBytes(rest, pprofwire.SampleValue, packed)
 			out = protowire.AppendBytes(out, field, rest)
-		case field == pprofTimeNanos || field == pprofDurationNanos:
+		case field == pprofwire.ProfileTimeNanos || field == pprofwire.ProfileDurationNanos:
 			// Replaced below: a parser may refuse a second value
 			// (google/pprof takes it for concatenated profiles).
 		default:
@@ -146,7 +138,7 @@ func keepSampleTypes(raw []byte, keep []int, timeNanos, durationNanos int64) []b
 	for _, f := range []struct {
 		field int
 		v     int64
-	}{{pprofTimeNanos, timeNanos}, {pprofDurationNanos, durationNanos}} {
+	}{{pprofwire.ProfileTimeNanos, timeNanos}, {pprofwire.ProfileDurationNanos, durationNanos}} {
 		if f.v != 0 {
 			out = appendField(out, f.field, protowire.Varint, uint64(f.v), nil)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
@@ -19,15 +20,15 @@ func TestKeepSampleTypes(t *testing.T) {
 		var vt []byte
 		vt = appendField(vt, 1, protowire.Varint, typ[0], nil)
 		vt = appendField(vt, 2, protowire.Varint, typ[1], nil)
-		raw = protowire.AppendBytes(raw, pprofSampleType, vt)
+		raw = protowire.AppendBytes(raw, pprofwire.ProfileSampleType, vt)
 	}
 	for _, values := range [][]uint64{{1, 0, 2}, {0, 5, 0}, {7, 0, 0}} {
 		var s []byte
 		s = appendField(s, 1, protowire.Varint, 1, nil) // location 1
 		for _, v := range values {
-			s = appendField(s, sampleValue, protowire.Varint, v, nil)
+			s = appendField(s, pprofwire.SampleValue, protowire.Varint, v, nil)
 		}
-		raw = protowire.AppendBytes(raw, pprofSample, s)
+		raw = protowire.AppendBytes(raw, pprofwire.ProfileSample, s)
 	}
 	var fn, line, loc []byte
 	fn = appendField(fn, 1, protowire.Varint, 1, nil)
@@ -38,10 +39,10 @@ func TestKeepSampleTypes(t *testing.T) {
 	loc = protowire.AppendBytes(loc, 4, line)
 	raw = protowire.AppendBytes(raw, 4, loc) // Profile.location
 	for _, s := range strs {
-		raw = protowire.AppendString(raw, pprofStringTable, s)
+		raw = protowire.AppendString(raw, pprofwire.ProfileStringTable, s)
 	}
-	raw = appendField(raw, pprofTimeNanos, protowire.Varint, 111, nil)
-	raw = appendField(raw, pprofDurationNanos, protowire.Varint, 222, nil)
+	raw = appendField(raw, pprofwire.ProfileTimeNanos, protowire.Varint, 111, nil)
+	raw = appendField(raw, pprofwire.ProfileDurationNanos, protowire.Varint, 222, nil)
 
 	names, ok := sampleTypeNames(raw)
 	if !ok || fmt.Sprint(names) != "[alloc_space inuse_space goroutine]" {

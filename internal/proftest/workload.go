@@ -96,12 +96,5 @@ func valueWhere(p *profile.Profile, typ, fn string, keep func(*profile.Sample) b
 // StackEndsIn reports whether a frame of s is in a function whose name ends
 // in fn.
 func StackEndsIn(s *profile.Sample, fn string) bool {
-	for _, loc := range s.Location {
-		for _, line := range loc.Line {
-			if line.Function != nil && strings.HasSuffix(line.Function.Name, fn) {
-				return true
-			}
-		}
-	}
-	return false
+	return stackMatches(s, func(name string) bool { return strings.HasSuffix(name, fn) })
 }

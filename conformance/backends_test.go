@@ -18,13 +18,14 @@ import (
 	"github.com/google/pprof/profile"
 	pushv1 "github.com/grafana/pyroscope/api/gen/proto/go/push/v1"
 	"github.com/grafana/pyroscope/api/gen/proto/go/push/v1/pushv1connect"
-	pyroscope "github.com/pyroscope-sdk/pyroscope-go"
-	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	pyroscope "github.com/pyroscope-sdk/pyroscope-go"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 // A backendRun is what one backend's server proftest.Received from a profiling

@@ -39,6 +39,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
@@ -309,7 +310,7 @@ func TestParcaWriteRaw(t *testing.T) {
 				srvTLS, cliTLS = serverTLS, clientTLS
 			}
 			creds := &upload.Credentials{
-				Token: upload.NewSecret("eyJhbGciOiJSUzI1NiJ9.jwt.sig"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
+				Token: config.NewSecret("eyJhbGciOiJSUzI1NiJ9.jwt.sig"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
 				Headers: map[string]string{"X-Polarsignals-Project": "p-42"},
 			}
 			p := newTestParca(t, tt.address(startParcaServer(t, s, srvTLS)), creds, cliTLS)
@@ -451,7 +452,7 @@ func TestParcaPlaintextOnlyForHTTP(t *testing.T) {
 			if tt.serverTLS {
 				srvTLS = serverTLS
 			}
-			p := newTestParca(t, tt.address(startParcaServer(t, s, srvTLS)), &upload.Credentials{Token: upload.NewSecret("tok")}, tt.clientTLS)
+			p := newTestParca(t, tt.address(startParcaServer(t, s, srvTLS)), &upload.Credentials{Token: config.NewSecret("tok")}, tt.clientTLS)
 			n, err := p.Send(context.Background(), windows)
 			if n != 0 || err == nil {
 				t.Fatalf("Send = %d, %v; want a failure", n, err)
@@ -495,7 +496,7 @@ func TestParcaErrorsAreClassified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &parcaServer{fail: func(int) error { return tt.err }}
-			p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &upload.Credentials{Token: upload.NewSecret(token), TokenSource: "Config.AuthTokenFile"}, nil)
+			p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &upload.Credentials{Token: config.NewSecret(token), TokenSource: "Config.AuthTokenFile"}, nil)
 			n, err := p.Send(context.Background(), windows)
 			var e *upload.Error
 			if n != 0 || !errors.As(err, &e) {

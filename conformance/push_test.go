@@ -15,6 +15,7 @@ import (
 	pushv1 "github.com/grafana/pyroscope/api/gen/proto/go/push/v1"
 	"github.com/grafana/pyroscope/api/gen/proto/go/push/v1/pushv1connect"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -103,7 +104,7 @@ func TestPushToOfficialServer(t *testing.T) {
 			s := &pushServer{}
 			addr, client := startPushServer(t, s, tt.prefix, tt.h2c)
 			creds := &upload.Credentials{
-				Token: upload.NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
+				Token: config.NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN",
 				TenantID: "team-a", Headers: map[string]string{"X-Extra": "1"}, UserAgent: "pyroscope-go/test",
 			}
 			p, err := upload.NewPush(addr, creds, client)
@@ -182,7 +183,7 @@ func TestPushErrorsAreClassified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, client := startPushServer(t, &pushServer{fail: func(int) error { return tt.err }}, "", false)
-			p, err := upload.NewPush(addr, &upload.Credentials{Token: upload.NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN"}, client)
+			p, err := upload.NewPush(addr, &upload.Credentials{Token: config.NewSecret("glc_secret-token"), TokenSource: "PYROSCOPE_AUTH_TOKEN"}, client)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -98,12 +98,15 @@ type Settings struct {
 
 	// Token or TokenFile (at most one) is the bearer token; TokenSource
 	// names where it came from ("Config.AuthToken", "PYROSCOPE_AUTH_TOKEN",
-	// ...) for the messages that explain a rejected token.
-	Token, TokenFile, TokenSource string
-	BasicUser, BasicPassword      string
-	TenantID                      string
-	Headers                       map[string]string
-	HTTPClient                    HTTPClient // nil: the SDK builds its own
+	// ...) for the messages that explain a rejected token. The secrets
+	// print as "[redacted]", so Settings can be logged.
+	Token                  Secret
+	TokenFile, TokenSource string
+	BasicUser              string
+	BasicPassword          Secret
+	TenantID               string
+	Headers                map[string]string
+	HTTPClient             HTTPClient // nil: the SDK builds its own
 
 	TLSCAFile, TLSCertFile, TLSKeyFile string
 	TLSInsecureSkipVerify              bool
@@ -158,7 +161,7 @@ func Resolve(cfg Config, env LookupEnv) (*Settings, error) {
 		c.ServerAddress = strings.TrimSpace(v)
 	}
 	s := &Settings{
-		BasicUser: c.BasicAuthUser, BasicPassword: c.BasicAuthPassword, TenantID: c.TenantID,
+		BasicUser: c.BasicAuthUser, BasicPassword: NewSecret(c.BasicAuthPassword), TenantID: c.TenantID,
 		Headers: c.HTTPHeaders, HTTPClient: c.HTTPClient,
 		TLSCAFile: c.TLSCAFile, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile,
 		DisableGCRuns: c.DisableGCRuns, Manual: c.DisableAutomaticResets,
@@ -176,20 +179,20 @@ func Resolve(cfg Config, env LookupEnv) (*Settings, error) {
 func resolveToken(c *Config, s *Settings, env LookupEnv) error {
 	switch {
 	case c.AuthToken != "":
-		s.Token, s.TokenSource = c.AuthToken, "Config.AuthToken"
+		s.Token, s.TokenSource = NewSecret(c.AuthToken), "Config.AuthToken"
 	case c.AuthTokenFile != "":
 		s.TokenFile, s.TokenSource = c.AuthTokenFile, "Config.AuthTokenFile"
 	default:
 		if v, ok := env("PYROSCOPE_AUTH_TOKEN"); ok && strings.TrimSpace(v) != "" {
-			s.Token, s.TokenSource = strings.TrimSpace(v), "PYROSCOPE_AUTH_TOKEN"
+			s.Token, s.TokenSource = NewSecret(strings.TrimSpace(v)), "PYROSCOPE_AUTH_TOKEN"
 		} else if v, ok := env("PYROSCOPE_AUTH_TOKEN_FILE"); ok && strings.TrimSpace(v) != "" {
 			s.TokenFile, s.TokenSource = strings.TrimSpace(v), "PYROSCOPE_AUTH_TOKEN_FILE"
 		}
 	}
-	if s.Token != "" && s.TokenFile != "" {
+	if s.Token.IsSet() && s.TokenFile != "" {
 		return fmt.Errorf("pyroscope: both a token and a token file are set (%s): drop one", s.TokenSource)
 	}
-	if (s.Token != "" || s.TokenFile != "") && (s.BasicUser != "" || s.BasicPassword != "") {
+	if (s.Token.IsSet() || s.TokenFile != "") && (s.BasicUser != "" || s.BasicPassword.IsSet()) {
 		return fmt.Errorf("pyroscope: a token (from %s) and basic auth (BasicAuthUser/BasicAuthPassword or PYROSCOPE_BASIC_AUTH_*) are both set, which is ambiguous: drop the basic auth for a Pyroscope API key or Polar Signals token, or drop the token", s.TokenSource)
 	}
 	if s.TokenFile != "" {

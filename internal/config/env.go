@@ -9,7 +9,8 @@ import (
 
 // Env is s as the PYROSCOPE_* variables Resolve reads, so that a child
 // process linking the SDK sends to the same application, tags, server and
-// credentials. An empty value means "unset".
+// credentials: it reveals the secrets, for a child's environment only. An
+// empty value means "unset".
 func (s *Settings) Env() map[string]string {
 	var tags []string
 	for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
@@ -27,10 +28,10 @@ func (s *Settings) Env() map[string]string {
 		"PYROSCOPE_PROTOCOL":                 protocol,
 		"PYROSCOPE_UPLOAD_RATE":              s.UploadRate.String(),
 		"PYROSCOPE_TENANT_ID":                s.TenantID,
-		"PYROSCOPE_AUTH_TOKEN":               s.Token,
+		"PYROSCOPE_AUTH_TOKEN":               s.Token.Reveal(),
 		"PYROSCOPE_AUTH_TOKEN_FILE":          s.TokenFile,
 		"PYROSCOPE_BASIC_AUTH_USER":          s.BasicUser,
-		"PYROSCOPE_BASIC_AUTH_PASSWORD":      s.BasicPassword,
+		"PYROSCOPE_BASIC_AUTH_PASSWORD":      s.BasicPassword.Reveal(),
 		"PYROSCOPE_TLS_CA_FILE":              s.TLSCAFile,
 		"PYROSCOPE_TLS_CERT_FILE":            s.TLSCertFile,
 		"PYROSCOPE_TLS_KEY_FILE":             s.TLSKeyFile,

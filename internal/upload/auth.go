@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 )
 
 // Doer sends one HTTP request. *http.Client satisfies it, and so does any
@@ -16,7 +18,7 @@ type Doer interface {
 // Credentials are what every request to a backend carries.
 type Credentials struct {
 	// Token is sent as "Authorization: Bearer <token>" on every request.
-	Token Secret
+	Token config.Secret
 	// TokenFile names a file holding the token, used instead of Token. It
 	// is re-read when it changes (see TokenFile), so rotation needs no restart.
 	TokenFile string
@@ -25,7 +27,7 @@ type Credentials struct {
 	TokenSource string
 	// BasicUser and BasicPassword are sent as HTTP basic auth when set.
 	BasicUser     string
-	BasicPassword Secret
+	BasicPassword config.Secret
 	// TenantID is sent as X-Scope-OrgID.
 	TenantID string
 	// Headers are added to every request after the above, so they can
@@ -39,7 +41,7 @@ type Credentials struct {
 
 // token returns the bearer token to send: the content of TokenFile when
 // that is set, Token otherwise.
-func (c *Credentials) token() Secret {
+func (c *Credentials) token() config.Secret {
 	if c.TokenFile == "" {
 		return c.Token
 	}

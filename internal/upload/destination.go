@@ -47,11 +47,11 @@ func newBackend(s *config.Settings, userAgent string) (Backend, *Credentials, er
 		return d, nil, nil
 	}
 	creds := &Credentials{
-		Token:         NewSecret(s.Token),
+		Token:         s.Token,
 		TokenFile:     s.TokenFile,
 		TokenSource:   s.TokenSource,
 		BasicUser:     s.BasicUser,
-		BasicPassword: NewSecret(s.BasicPassword),
+		BasicPassword: s.BasicPassword,
 		TenantID:      s.TenantID,
 		Headers:       s.Headers,
 		UserAgent:     userAgent,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
@@ -67,7 +68,7 @@ func TestIngestRequestShape(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	creds := &Credentials{BasicUser: "u", BasicPassword: NewSecret("pw"), TenantID: "t1",
+	creds := &Credentials{BasicUser: "u", BasicPassword: config.NewSecret("pw"), TenantID: "t1",
 		Headers: map[string]string{"X-Extra": "1"}, UserAgent: "test/1"}
 	in, err := NewIngest(srv.URL+"/base/", creds, http.DefaultClient)
 	if err != nil {
@@ -126,7 +127,7 @@ func TestIngestClassifiesFailures(t *testing.T) {
 			}
 			http.Error(w, "nope", tt.status)
 		}))
-		in, _ := NewIngest(srv.URL, &Credentials{Token: NewSecret("tok")}, http.DefaultClient)
+		in, _ := NewIngest(srv.URL, &Credentials{Token: config.NewSecret("tok")}, http.DefaultClient)
 		n, err := in.Send(context.Background(), []window.Window{{App: "a", Name: window.KindCPU, Data: gzProfile(t, "samples")}})
 		srv.Close()
 		e, ok := err.(*Error)

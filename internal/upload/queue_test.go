@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -243,7 +244,7 @@ func byPrefix(xs []string, prefix string) []string {
 }
 
 func tokenCreds() *Credentials {
-	return &Credentials{Token: NewSecret(canaryToken), TokenSource: "PYROSCOPE_AUTH_TOKEN"}
+	return &Credentials{Token: config.NewSecret(canaryToken), TokenSource: "PYROSCOPE_AUTH_TOKEN"}
 }
 
 func flush(t *testing.T, q *Queue) {
@@ -451,7 +452,7 @@ func TestQueueBadRequestNotRetried(t *testing.T) {
 		}
 		return fault{}
 	})
-	creds := &Credentials{BasicUser: canaryUser, BasicPassword: NewSecret(canaryPassword)}
+	creds := &Credentials{BasicUser: canaryUser, BasicPassword: config.NewSecret(canaryPassword)}
 	q := NewQueue(&httpBackend{srv.URL, plainClient(t), creds}, QueueOptions{Logf: logs.logf, Credentials: creds, clock: clk})
 	q.Push(testWindow(window.KindCPU, 0, 10), testWindow(window.KindCPU, 1, 10), testWindow(window.KindCPU, 2, 10))
 	flush(t, q)

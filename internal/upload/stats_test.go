@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
@@ -35,7 +36,7 @@ func TestDropLogSummary(t *testing.T) {
 }
 
 func TestRedactorRemovesEverySecret(t *testing.T) {
-	r := redactor{&Credentials{Token: NewSecret(canaryToken), BasicUser: canaryUser, BasicPassword: NewSecret(canaryPassword)}}
+	r := redactor{&Credentials{Token: config.NewSecret(canaryToken), BasicUser: canaryUser, BasicPassword: config.NewSecret(canaryPassword)}}
 	for _, c := range canaries {
 		got := r.redact("server said: " + c + " is wrong")
 		assertNoSecret(t, "redacted message", got)

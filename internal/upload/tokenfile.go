@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 )
 
 // tokenFileCheckEvery is how often a TokenFile looks at its file again. A
@@ -28,7 +30,7 @@ type TokenFile struct {
 	now  func() time.Time // time.Now, replaced in tests
 
 	mu      sync.Mutex
-	token   Secret
+	token   config.Secret
 	info    os.FileInfo // of the file token was read from
 	checked time.Time   // when the file was last looked at
 	err     error       // why the last look failed, nil when it did not
@@ -46,7 +48,7 @@ func (f *TokenFile) Path() string { return f.path }
 // Token returns the file's content without surrounding white space. When
 // the file cannot be read or is empty, it keeps returning the last token it
 // read (the empty Secret if none) and Err says why.
-func (f *TokenFile) Token() Secret {
+func (f *TokenFile) Token() config.Secret {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
@@ -80,27 +82,27 @@ func (f *TokenFile) Err() error {
 
 // readTokenFile reads and trims a token. Its errors name the file but never
 // quote its content.
-func readTokenFile(path string) (Secret, error) {
+func readTokenFile(path string) (config.Secret, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return Secret{}, fmt.Errorf("token file %q: %w", path, err)
+		return config.Secret{}, fmt.Errorf("token file %q: %w", path, err)
 	}
 	defer fh.Close()
 	b, err := io.ReadAll(io.LimitReader(fh, maxTokenFileSize+1))
 	if err != nil {
-		return Secret{}, fmt.Errorf("token file %q: %w", path, err)
+		return config.Secret{}, fmt.Errorf("token file %q: %w", path, err)
 	}
 	if len(b) > maxTokenFileSize {
-		return Secret{}, fmt.Errorf("token file %q is larger than %d bytes: point it at the file holding only the token", path, maxTokenFileSize)
+		return config.Secret{}, fmt.Errorf("token file %q is larger than %d bytes: point it at the file holding only the token", path, maxTokenFileSize)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return Secret{}, fmt.Errorf("token file %q: %w", path, errEmptyToken)
+		return config.Secret{}, fmt.Errorf("token file %q: %w", path, errEmptyToken)
 	}
 	if strings.ContainsAny(tok, "\r\n") {
-		return Secret{}, fmt.Errorf("token file %q holds more than one line: it must hold only the token", path)
+		return config.Secret{}, fmt.Errorf("token file %q holds more than one line: it must hold only the token", path)
 	}
-	return NewSecret(tok), nil
+	return config.NewSecret(tok), nil
 }
 
 var errEmptyToken = errors.New("file is empty: write the token into it")

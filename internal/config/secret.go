@@ -1,4 +1,4 @@
-package upload
+package config
 
 import "fmt"
 
@@ -25,7 +25,7 @@ func (s Secret) String() string {
 }
 
 // GoString redacts for %#v.
-func (s Secret) GoString() string { return `upload.Secret("` + s.String() + `")` }
+func (s Secret) GoString() string { return `config.Secret("` + s.String() + `")` }
 
 // Format redacts for every verb.
 func (s Secret) Format(f fmt.State, verb rune) {

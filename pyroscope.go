@@ -96,6 +96,10 @@ func start(cfg Config, env config.LookupEnv, clk clock.Clock) (*Profiler, error)
 	p.from = clk.Now()
 	go p.loop()
 	s.Log.Logf(logging.Info, "profiling %s: %v", dst, s.Types)
+	if wants(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace, ProfileGoroutines,
+		ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration) {
+		s.Log.Logf(logging.Info, "%s", collect.Path())
+	}
 	return p, nil
 }
 
@@ -144,7 +148,11 @@ func newSinks(s *config.Settings) ([]sink, error) {
 		})})
 	}
 	if wants(s, ProfileGoroutineLeak) {
-		info("goroutine_leak is not collected: it needs a runtime built with GOEXPERIMENT=goroutineleakprofile, and this SDK does not read it yet")
+		if c, err := collect.NewGoroutineLeak(); err != nil {
+			info("goroutine_leak is not collected: %v", err)
+		} else {
+			sinks = append(sinks, sink{name: window.KindGoroutineLeak, types: []ProfileType{ProfileGoroutineLeak}, c: c})
+		}
 	}
 	for i := range sinks {
 		sinks[i].samples = sinks[i].c.SampleTypes()

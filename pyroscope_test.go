@@ -18,12 +18,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// TestGoroutineLeakWindows leaks a goroutine on purpose: no one can
+	// ever wake it.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/pyroscope-sdk/pyroscope-go.blockedForever"))
 }
 
 // env is a fixed environment for start.
@@ -479,4 +482,94 @@ func (l recordingLogger) write(f string, a []any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.out, f+"\n", a...)
+}
+
+// Start says once, at info, how the runtime's profiles are read: through
+// the runtime's records on a release the SDK was checked against, through
+// runtime/pprof's public API otherwise.
+func TestStartLogsHowProfilesAreRead(t *testing.T) {
+	for _, tc := range []struct {
+		types []ProfileType
+		want  int
+	}{
+		{[]ProfileType{ProfileGoroutines, ProfileInuseSpace, ProfileMutexCount}, 1},
+		{[]ProfileType{ProfileCPU}, 0},
+	} {
+		var logs strings.Builder
+		var mu sync.Mutex
+		p, err := start(Config{
+			ApplicationName: "app", ServerAddress: "file://" + t.TempDir(),
+			ProfileTypes: tc.types,
+			Logger:       recordingLogger{&mu, &logs},
+		}, env("PYROSCOPE_LOG_LEVEL", "info"), clocktest.NewFake())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if got := strings.Count(logs.String(), collect.Path()); got != tc.want {
+			t.Errorf("types %v: the line %q is logged %d times, want %d; log:\n%s", tc.types, collect.Path(), got, tc.want, logs.String())
+		}
+		mu.Unlock()
+	}
+}
+
+// blockedForever receives from a channel that only it still references.
+//
+//go:noinline
+func blockedForever(ch chan int) { <-ch }
+
+//go:noinline
+func leakOne() {
+	ch := make(chan int)
+	go blockedForever(ch)
+}
+
+// goroutine_leak arrives under its own series, as a snapshot holding the
+// leaked goroutine and not the healthy parked ones, where the runtime has
+// the profile; elsewhere Start says so at info and carries on.
+func TestGoroutineLeakWindows(t *testing.T) {
+	srv := proftest.NewIngestServer(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	clk := clocktest.NewFake()
+	p, err := start(Config{
+		ApplicationName: "app", ServerAddress: srv.URL,
+		ProfileTypes: []ProfileType{ProfileGoroutineLeak},
+		Logger:       recordingLogger{&mu, &logs},
+	}, env("PYROSCOPE_LOG_LEVEL", "info"), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	if pprof.Lookup("goroutineleak") == nil {
+		p.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(logs.String(), "goroutine_leak is not collected") {
+			t.Errorf("no info line says goroutine_leak is not collected; log:\n%s", logs.String())
+		}
+		t.Skipf("no goroutine leak profile on %s: checked that Start says so", runtime.Version())
+	}
+	release := make(chan struct{})
+	defer close(release)
+	go func() { <-release }() // parked, its channel reachable: not a leak
+
+	leakOne()
+	for {
+		clk.Tick(15 * time.Second)
+		w := srv.WaitFor(t, "goroutine_leak")
+		if got := w.Query["name"]; got != "app{}" {
+			t.Errorf("name = %q, want app{}", got)
+		}
+		if proftest.ValueOf(w.Profile, "goroutineleak", "TestGoroutineLeakWindows.func") != 0 {
+			t.Fatalf("the leak window holds the healthy parked goroutine; functions %v", functions(w.Profile))
+		}
+		if proftest.ValueOf(w.Profile, "goroutineleak", "blockedForever") > 0 {
+			return
+		}
+		// The leaked goroutine had not reached its receive yet: next window.
+	}
 }

@@ -23,9 +23,12 @@ const (
 	ProfileMutexDuration ProfileType = "mutex_duration"
 	ProfileBlockCount    ProfileType = "block_count"
 	ProfileBlockDuration ProfileType = "block_duration"
-	// ProfileGoroutineLeak is accepted for compatibility; it needs a runtime
-	// built with GOEXPERIMENT=goroutineleakprofile and is skipped, with an
-	// info line, where the runtime has no such profile.
+	// ProfileGoroutineLeak is the goroutines blocked for good on something
+	// no running goroutine can reach, found by a special GC cycle at each
+	// window's end (runtime/pprof's goroutineleak profile), sent as a
+	// snapshot. Go 1.27 has it, Go 1.26 only with
+	// GOEXPERIMENT=goroutineleakprofile; elsewhere Start logs so at info
+	// and carries on without it.
 	ProfileGoroutineLeak ProfileType = "goroutine_leak"
 
 	// DefaultSampleRate is the CPU sampling frequency in Hz.

@@ -11,3 +11,6 @@ require (
 require github.com/klauspost/compress v1.20.3 // indirect
 
 replace github.com/pyroscope-sdk/pyroscope-go => ../
+
+// internal/discover, which e2e tests, uses x/sys/unix.
+require golang.org/x/sys v0.47.0 // indirect

@@ -88,7 +88,8 @@ func TestParca(t *testing.T) {
 		for typ, want := range parcaTypes {
 			// Live heap and goroutine counts are snapshots; the rest
 			// are changes over a window, which Parca calls delta.
-			delta := typ != pyroscope.ProfileInuseSpace && typ != pyroscope.ProfileInuseObjects && typ != pyroscope.ProfileGoroutines
+			delta := typ != pyroscope.ProfileInuseSpace && typ != pyroscope.ProfileInuseObjects &&
+				typ != pyroscope.ProfileGoroutines && typ != pyroscope.ProfileGoroutineLeak
 			for _, pt := range resp.Types {
 				if pt.Name == want.name && pt.SampleType == want.sampleType {
 					if pt.Delta != delta {

@@ -6,6 +6,10 @@
 #   bash e2e/servers.sh build   # ~1 h of compiling on 2 cores for all three
 #   bash e2e/servers.sh start   # starts them on 127.0.0.1, prints the test env
 #   bash e2e/servers.sh stop
+#
+#   bash e2e/servers.sh build-k8s   # etcd + kube-apiserver, ~20 min on 2 busy cores
+#   bash e2e/servers.sh start-k8s   # on 127.0.0.1:6443 (etcd on :2379), prints the test env
+#   bash e2e/servers.sh stop-k8s
 set -euo pipefail
 
 E2E_DIR=${E2E_DIR:-/tmp/e2e}
@@ -82,6 +86,23 @@ build_parca() {
   local d
   d=$(cd "$E2E_DIR" && fetch github.com/parca-dev/parca@v0.28.0)
   (cd "$d" && go build -o "$BIN/parca" ./cmd/parca)
+}
+
+build_k8s() {
+  # etcd v3.6.16: its go.mod points the etcd modules it is built with at
+  # sibling directories of the repository (../api, ...), which the module zip
+  # does not hold; without those replaces the published versions are used.
+  local d
+  d=$(cd "$E2E_DIR" && fetch go.etcd.io/etcd/server/v3@v3.6.16)
+  (cd "$d" && sed -i '/=> \.\.\//d' go.mod && rm -f go.work go.work.sum &&
+    GOWORK=off GOFLAGS=-mod=mod nice go build -o "$BIN/etcd" .)
+  # kube-apiserver v1.34.4: the staging modules it replaces by
+  # ./staging/src/k8s.io/X are separate modules (not in the zip); the
+  # published k8s.io/X v0.34.4 are the same code.
+  d=$(cd "$E2E_DIR" && fetch k8s.io/kubernetes@v1.34.4)
+  (cd "$d" && sed -i 's#^\(\s*k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/\([a-z0-9-]*\)$#\1 => k8s.io/\2 v0.34.4#' go.mod &&
+    rm -rf go.work go.work.sum vendor &&
+    GOWORK=off GOFLAGS=-mod=mod nice go build -o "$BIN/kube-apiserver" ./cmd/kube-apiserver)
 }
 
 start() {
@@ -178,6 +199,99 @@ stop() {
   done
 }
 
+start_k8s() {
+  # etcd on 127.0.0.1:2379 and kube-apiserver on 127.0.0.1:6443, fresh data
+  # each time. No kubelet, scheduler or controller manager: pods are bound
+  # to a node by spec.nodeName and stay Pending, and a test sets their
+  # container statuses through the status subresource. The ServiceAccount
+  # admission plugin is off since no controller creates "default" accounts.
+  local k=$DATA/k8s
+  rm -rf "$k" "$E2E_DIR/kube-apiserver.log"
+  mkdir -p "$k/etcd" "$k/pki"
+  (cd "$k" && exec nohup "$BIN/etcd" --name e2e --data-dir "$k/etcd" \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster e2e=http://127.0.0.1:2380 > "$E2E_DIR/etcd.log" 2>&1 < /dev/null) &
+  echo $! > "$E2E_DIR/etcd.pid"
+
+  # A CA, a serving certificate for 127.0.0.1 signed by it, the
+  # service-account signing keys, and two static tokens: an admin
+  # (system:masters) and a user with no rights at all.
+  local p=$k/pki
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=e2e-ca \
+    -keyout "$p/ca.key" -out "$p/ca.crt" 2> /dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver \
+    -keyout "$p/apiserver.key" -out "$p/apiserver.csr" 2> /dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$p/san.ext"
+  openssl x509 -req -in "$p/apiserver.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial \
+    -days 2 -extfile "$p/san.ext" -out "$p/apiserver.crt" 2> /dev/null
+  openssl genrsa -out "$p/sa.key" 2048 2> /dev/null
+  openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2> /dev/null
+  local admin nobody
+  admin=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  nobody=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  printf '%s' "$admin" > "$k/admin.token"
+  printf '%s' "$nobody" > "$k/nobody.token"
+  printf '%s,e2e-admin,e2e-admin,system:masters\n%s,e2e-nobody,e2e-nobody\n' "$admin" "$nobody" > "$p/tokens.csv"
+
+  for i in $(seq 1 60); do
+    curl -sf -o /dev/null http://127.0.0.1:2379/health && break
+    sleep 1
+  done
+  # Started twice: the second start's watch cache begins after the
+  # revisions the first one made, so a watch from resourceVersion 1 gets
+  # the real "410 Expired" a long-running server gives (the tests record it).
+  start_apiserver "$k" "$admin"
+  stop_apiserver
+  start_apiserver "$k" "$admin"
+  cat <<EOF
+# kube-apiserver v1.34.4 (etcd v3.6.16):
+export PYROSCOPE_E2E_KUBE_SERVER=https://127.0.0.1:6443 PYROSCOPE_E2E_KUBE_CA=$p/ca.crt PYROSCOPE_E2E_KUBE_TOKEN_FILE=$k/admin.token PYROSCOPE_E2E_KUBE_NOBODY_TOKEN_FILE=$k/nobody.token
+EOF
+}
+
+# start_apiserver DIR ADMIN-TOKEN starts kube-apiserver and waits (bounded)
+# until it is ready.
+start_apiserver() {
+  local k=$1 p=$1/pki
+  (cd "$k" && exec nohup "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=6443 \
+    --cert-dir="$p" --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
+    --token-auth-file="$p/tokens.csv" --authorization-mode=RBAC \
+    --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --disable-admission-plugins=ServiceAccount --profiling=false \
+    >> "$E2E_DIR/kube-apiserver.log" 2>&1 < /dev/null) &
+  echo $! > "$E2E_DIR/kube-apiserver.pid"
+  for i in $(seq 1 180); do
+    curl -sf -o /dev/null --cacert "$p/ca.crt" -H "Authorization: Bearer $2" https://127.0.0.1:6443/readyz && return
+    sleep 1
+  done
+  echo "kube-apiserver not ready after 180 s; see $E2E_DIR/kube-apiserver.log" >&2
+  return 1
+}
+
+# stop_wait NAME ends the server in $E2E_DIR/NAME.pid and waits (bounded)
+# until it is gone, so that a new start finds its ports and data free.
+stop_wait() {
+  local f=$E2E_DIR/$1.pid pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  rm -f "$f"
+}
+
+stop_apiserver() { stop_wait kube-apiserver; }
+
+stop_k8s() {
+  stop_wait kube-apiserver
+  stop_wait etcd
+}
+
 case "${1:-}" in
 build)
   build_pyroscope_037
@@ -187,10 +301,13 @@ build)
 build-037) build_pyroscope_037 ;;
 build-v1) build_pyroscope_v1 ;;
 build-parca) build_parca ;;
+build-k8s) build_k8s ;;
+start-k8s) start_k8s ;;
+stop-k8s) stop_k8s ;;
 start) start ;;
 stop) stop ;;
 *)
-  echo "usage: $0 build|build-037|build-v1|build-parca|start|stop" >&2
+  echo "usage: $0 build|build-037|build-v1|build-parca|start|stop|build-k8s|start-k8s|stop-k8s" >&2
   exit 2
   ;;
 esac

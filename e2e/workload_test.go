@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,7 +40,34 @@ const (
 	fnPark  = "e2eParked"
 	fnMutex = "e2eHoldMutex"
 	fnBlock = "e2eWaitOnChannel"
+	fnLeak  = "e2eLeaked"
 )
+
+// goroutine_leak is sent where the runtime has the profile (Go 1.27 and
+// later, or Go 1.26 with GOEXPERIMENT=goroutineleakprofile).
+func init() {
+	// One heap sample per allocChunk bytes on average instead of 512 KiB:
+	// the runtime then records about 63% of e2eAllocate's chunks, so the
+	// scaled-up alloc_space of a run is within ~1% (one standard deviation)
+	// of what it allocated, not ~5%, which made the [0.5, 1.1] check fail
+	// about once in five runs. Set before the tests allocate, as the
+	// runtime asks.
+	runtime.MemProfileRate = allocChunk
+	if pprof.Lookup("goroutineleak") != nil {
+		allTypes = append(allTypes, pyroscope.ProfileGoroutineLeak)
+		workloadFunc[pyroscope.ProfileGoroutineLeak] = fnLeak
+		currentTypeIDs[pyroscope.ProfileGoroutineLeak] = "goroutine_leak:goroutineleak:count:"
+		parcaTypes[pyroscope.ProfileGoroutineLeak] = struct{ name, sampleType string }{"goroutine_leak", "goroutineleak"}
+	}
+}
+
+// families is how many profile families a run sends per window.
+func families() int {
+	if slices.Contains(allTypes, pyroscope.ProfileGoroutineLeak) {
+		return 6
+	}
+	return 5
+}
 
 var workloadFunc = map[pyroscope.ProfileType]string{
 	pyroscope.ProfileCPU:           fnCPU,
@@ -91,9 +121,13 @@ func windowsPerRun() int {
 // Profiler.Stats, not by sleeping.
 func profileWorkload(t *testing.T, cfg pyroscope.Config) run {
 	t.Helper()
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	// e2eLeaked goroutines are leaked on purpose: no one can wake them.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("github.com/pyroscope-sdk/pyroscope-go/e2e.e2eLeaked"))
 
 	cfg.ProfileTypes = allTypes
+	if slices.Contains(allTypes, pyroscope.ProfileGoroutineLeak) {
+		e2eLeak()
+	}
 	if cfg.UploadRate == 0 {
 		cfg.UploadRate = time.Second
 	}
@@ -141,11 +175,12 @@ func profileWorkload(t *testing.T, cfg pyroscope.Config) run {
 		}
 	}()
 
-	// Let the SDK cut and deliver r.windows windows of each of the five
-	// profile families (cpu, heap, goroutines, mutex, block) while the
-	// workload runs; a rejected window counts as done too, so that the
-	// checks below report it instead of the wait timing out.
-	want := int64(5 * r.windows)
+	// Let the SDK cut and deliver r.windows windows of each profile family
+	// (cpu, heap, goroutines, mutex, block, and goroutine_leak where the
+	// runtime has it) while the workload runs; a rejected window counts as
+	// done too, so that the checks below report it instead of the wait
+	// timing out.
+	want := int64(families() * r.windows)
 	deadline := time.Now().Add(time.Duration(r.windows)*cfg.UploadRate + 60*time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	for time.Now().Before(deadline) {
@@ -230,4 +265,15 @@ func e2eWaitOnChannel(stop <-chan struct{}, ch <-chan int) {
 		case <-ch:
 		}
 	}
+}
+
+// e2eLeaked receives from a channel only it references: a goroutine leak.
+//
+//go:noinline
+func e2eLeaked(ch chan int) { <-ch }
+
+//go:noinline
+func e2eLeak() {
+	ch := make(chan int)
+	go e2eLeaked(ch)
 }

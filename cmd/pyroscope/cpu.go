@@ -39,14 +39,14 @@ func (c *cpuWindows) cut(until time.Time) {
 		SampleTypes: perfSampleTypes, SampleRate: c.rate})
 	c.from = until
 	st := c.s.Stats()
-	c.log.Debugf("cpu window: %d samples so far, %d lost, %d threads", st.Samples, st.Lost, st.Threads)
+	c.log.Debugf("cpu window: %d samples so far, %d records lost, %d mappings, %d threads in %d processes", st.Samples, st.Lost, st.Mappings, st.Threads, st.Processes)
 }
 
-// close stops the sampler and reports lost samples once.
+// close stops the sampler and reports lost records once.
 func (c *cpuWindows) close() {
 	st := c.s.Stats()
 	if st.Lost > 0 {
-		c.log.Warnf("the kernel dropped %d of %d CPU samples (buffers full); try a lower --sample-rate", st.Lost, st.Samples+st.Lost)
+		c.log.Warnf("the kernel dropped %d perf records (buffers full) besides the %d samples read: samples are missing, or unsymbolized where a mapping was lost; try a lower --sample-rate", st.Lost, st.Samples)
 	}
 	if err := c.s.Close(); err != nil {
 		c.log.Errorf("stopping the sampler: %v", err)

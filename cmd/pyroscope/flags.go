@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 )
 
 // commonFlags are the flags every profiling subcommand takes. Each is also
@@ -31,10 +32,12 @@ type commonFlags struct {
 	given map[string]bool
 }
 
-// Defaults shared with the SDK.
+// Defaults shared with the SDK, except the sample rate: the perf sampler's
+// 99 Hz keeps its period from dividing common timer periods (see
+// perf.DefaultFrequency), where the SDK keeps runtime/pprof's 100 Hz.
 const (
 	defaultServer     = "http://localhost:4040"
-	defaultSampleRate = 100
+	defaultSampleRate = perf.DefaultFrequency
 	defaultUploadRate = 15 * time.Second
 )
 

@@ -125,8 +125,8 @@ func TestContentionWindowsSumToCumulativeChange(t *testing.T) {
 			}
 		}
 	}
-	if !mc.table.ByPosition() || !bc.table.ByPosition() {
-		t.Errorf("known by position: mutex %v, block %v; want both (the runtime's listings are append-only)", mc.table.ByPosition(), bc.table.ByPosition())
+	if !byPosition(mc) || !byPosition(bc) {
+		t.Errorf("known by position: mutex %v, block %v; want both (the runtime's listings are append-only)", byPosition(mc), byPosition(bc))
 	}
 	mAfter, bAfter := runtimeProfile(t, "mutex"), runtimeProfile(t, "block")
 	for _, tc := range []struct {

@@ -1,3 +1,5 @@
+//go:build go1.25 && !go1.28 && !pyroscope_publicapi
+
 package collect
 
 import (

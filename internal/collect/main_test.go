@@ -6,4 +6,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// TestGoroutineLeakShowsOnlyTheLeak leaks a goroutine on purpose: no
+	// one can ever wake it.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/pyroscope-sdk/pyroscope-go/internal/collect.blockedForever"))
+}

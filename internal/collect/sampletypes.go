@@ -28,6 +28,12 @@ func (g *Goroutines) SampleTypes() []window.SampleType {
 	return sampleTypes(g.header.SampleTypes, func(string) bool { return true })
 }
 
+// SampleTypes is the count of leaked goroutines at the window's end, named
+// after the profile as runtime/pprof names a count profile's sample type.
+func (g *GoroutineLeak) SampleTypes() []window.SampleType {
+	return []window.SampleType{{Name: "goroutineleak", Snapshot: true}}
+}
+
 // SampleTypes are the contention types asked for, both over the window.
 func (c *Contention) SampleTypes() []window.SampleType {
 	return sampleTypes(c.header.SampleTypes, func(string) bool { return false })

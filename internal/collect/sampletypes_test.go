@@ -23,6 +23,13 @@ func TestSampleTypesDescribeTheProfile(t *testing.T) {
 		{"mutex", NewMutex(ContentionOptions{Rate: -1}), "[{contentions false} {delay false}]"},
 		{"block, delay only", NewBlock(ContentionOptions{Rate: -1, SampleTypes: []string{Delay}}), "[{delay false}]"},
 	}
+	if leak, err := NewGoroutineLeak(); err == nil { // Go 1.27 and later
+		tests = append(tests, struct {
+			name string
+			c    Collector
+			want string
+		}{"goroutine leak", leak, "[{goroutineleak true}]"})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			defer tt.c.Close()

@@ -14,9 +14,16 @@ import (
 // ErrNoProcess is returned (wrapped) by Attach when the target does not exist.
 var ErrNoProcess = errors.New("no such process")
 
-// perfBitInheritThread is attr.inherit_thread (Linux 5.13+): inherit the
-// event into new threads only, not into forked processes.
-const perfBitInheritThread = 1 << 35
+// Bits of perf_event_attr that golang.org/x/sys/unix does not name.
+const (
+	// perfBitBuildID is attr.build_id (Linux 5.12+): MMAP2 records carry
+	// the file's GNU build ID, where the kernel can read it, instead of
+	// its device and inode.
+	perfBitBuildID = 1 << 34
+	// perfBitInheritThread is attr.inherit_thread (Linux 5.13+): inherit
+	// the event into new threads only, not into forked processes.
+	perfBitInheritThread = 1 << 35
+)
 
 // eventConfig is what every event of one Sampler shares. Attach settles it on
 // the first event it opens and reuses it for the rest.
@@ -25,6 +32,7 @@ type eventConfig struct {
 	children      bool
 	excludeKernel bool // forced by perf_event_paranoid >= 2 without CAP_PERFMON
 	inheritThread bool // false when the kernel predates inherit_thread
+	noBuildID     bool // the kernel predates build IDs in MMAP2 records
 }
 
 func (c *eventConfig) attr() *unix.PerfEventAttr {
@@ -41,9 +49,13 @@ func (c *eventConfig) attr() *unix.PerfEventAttr {
 		// Inherit makes the kernel copy the event into every thread (and,
 		// without inherit_thread, process) the sampled thread creates, from
 		// the clone itself, so no thread escapes between two scans of
-		// /proc/PID/task. Task and comm records tell us which threads live.
+		// /proc/PID/task. Task and comm records tell us which threads live;
+		// MMAP2 records tell us every executable mapping as it is made, so
+		// processes that exit before a window is written (a build's
+		// compilers) and libraries loaded with dlopen symbolize.
 		Bits: unix.PerfBitFreq | unix.PerfBitInherit | unix.PerfBitSampleIDAll |
 			unix.PerfBitTask | unix.PerfBitComm | unix.PerfBitCommExec |
+			unix.PerfBitMmap | unix.PerfBitMmap2 |
 			unix.PerfBitExcludeHv | unix.PerfBitExcludeCallchainKernel | unix.PerfBitWatermark,
 		Wakeup: ringDataSize / 4, // wake the reader when a quarter is full
 	}
@@ -53,6 +65,9 @@ func (c *eventConfig) attr() *unix.PerfEventAttr {
 	}
 	if c.inheritThread && !c.children {
 		attr.Bits |= perfBitInheritThread
+	}
+	if !c.noBuildID {
+		attr.Bits |= perfBitBuildID
 	}
 	return attr
 }
@@ -71,6 +86,9 @@ func (c *eventConfig) open(tid, cpu int, first bool) (int, error) {
 			// perf_event_paranoid >= 2: user-space samples only. Time in
 			// system calls is then not sampled.
 			c.excludeKernel = true
+		case first && !c.noBuildID && err == unix.EINVAL:
+			// Kernel older than 5.12: MMAP2 records name files by inode.
+			c.noBuildID = true
 		case first && c.inheritThread && !c.children && err == unix.EINVAL:
 			// Kernel older than 5.13: inherit into forks too and drop
 			// their samples by pid.

@@ -9,6 +9,13 @@
 // with Options.Children, every process) created afterwards, at clone time.
 // Re-scanning /proc/PID/task instead would miss threads that live shorter
 // than the scan interval and sample new ones late.
+//
+// Memory maps are followed the same way: the kernel reports every
+// executable mapping as it is made (PERF_RECORD_MMAP2, with the file's
+// build ID), and forks and execs as they happen, so the sampler knows the
+// map of a process that lived a few milliseconds, long after it exited;
+// /proc/PID/maps is read only for the state at attach. All CPUs' records
+// are taken in time order.
 package perf
 
 import (
@@ -18,7 +25,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,18 +32,31 @@ import (
 	"github.com/pyroscope-sdk/pyroscope-go/internal/symbolize"
 )
 
+// DefaultFrequency is the sampling frequency when Options.Frequency is 0.
+// It is 99 Hz, not 100, so that the sampling period (10.1 ms) divides no
+// common timer period (1, 2, 5, 10, 20, 100 ms): work driven by such a
+// timer would otherwise be sampled at the same phase of its cycle every
+// time, and a program spending 7 ms of every 10 in one function and 3 in
+// another could show 100% in one. perf record uses 99 Hz for this reason.
+const DefaultFrequency = 99
+
 // Options say what to sample.
 type Options struct {
 	PID       int  // target process; all its threads, including threads created after attach
 	Children  bool // also follow child processes (the process tree) created after attach
-	Frequency int  // Hz, default 100 when 0
+	Frequency int  // Hz, DefaultFrequency when 0
 }
 
 // Stats are counters since Attach.
 type Stats struct {
-	Samples uint64 // samples read from the kernel
-	Lost    uint64 // samples the kernel dropped because a buffer was full (PERF_RECORD_LOST)
-	Threads int    // threads being sampled now
+	Samples  uint64 // samples read from the kernel
+	Lost     uint64 // records (samples, mappings, forks, exits) the kernel dropped because a buffer was full
+	Mappings uint64 // executable mappings the kernel reported (PERF_RECORD_MMAP2)
+	Threads  int    // threads being sampled now
+	// Processes is how many process images are kept for symbolization
+	// beyond the current window: one per live process. An exited one is
+	// freed once the window holding its last samples is written.
+	Processes int
 }
 
 // A Sampler samples one process (tree). Its methods are safe for concurrent use.
@@ -63,12 +82,12 @@ type Sampler struct {
 	loopDone chan struct{}
 }
 
-// A process is one image of a pid: exec replaces it with a new one.
+// A process is one image of a pid: exec replaces it with a new one. The
+// reader goroutine adds mappings to sym while Profile looks addresses up in
+// it; symbolize.Process is safe for that.
 type process struct {
 	pid int
-	// maps is nil when /proc/PID/maps could not be read. The reader
-	// goroutine reads it while Profile may replace it with a fresher map.
-	maps atomic.Pointer[symbolize.Process]
+	sym *symbolize.Process
 }
 
 type stackKey struct {
@@ -85,7 +104,7 @@ func Attach(opts Options) (*Sampler, error) {
 		return nil, fmt.Errorf("perf: Options.PID must be a process ID, got %d", opts.PID)
 	}
 	if opts.Frequency == 0 {
-		opts.Frequency = 100
+		opts.Frequency = DefaultFrequency
 	}
 	if opts.Frequency < 0 || opts.Frequency > 10000 {
 		return nil, fmt.Errorf("perf: Options.Frequency must be between 1 and 10000 Hz, got %d", opts.Frequency)
@@ -200,13 +219,15 @@ func listThreads(pid int) ([]int, error) {
 	return tids, nil
 }
 
-// snapshot reads the memory map of pid; on failure addresses stay unsymbolized.
+// snapshot reads the memory map of pid as its starting state; when that
+// fails (the process is gone), the image starts empty and only the
+// mappings the kernel reports from now on are known.
 func (s *Sampler) snapshot(pid int) *process {
-	p := &process{pid: pid}
-	if maps, err := s.sym.Process(pid); err == nil {
-		p.maps.Store(maps)
+	sym, err := s.sym.Process(pid)
+	if err != nil {
+		sym = s.sym.NewProcess(pid)
 	}
-	return p
+	return &process{pid: pid, sym: sym}
 }
 
 // Stats returns the counters so far.
@@ -214,6 +235,7 @@ func (s *Sampler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
+	st.Processes = len(s.procs)
 	for _, tids := range s.threads {
 		st.Threads += len(tids)
 	}
@@ -253,6 +275,7 @@ func (s *Sampler) release() error {
 	if s.wakeFd >= 0 {
 		errs = append(errs, unix.Close(s.wakeFd))
 	}
+	errs = append(errs, s.sym.Close())
 	s.rings, s.fds, s.wakeFd = nil, nil, -1
 	return errors.Join(errs...)
 }

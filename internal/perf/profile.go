@@ -109,17 +109,14 @@ func (b *profileBuilder) location(proc *process, addr uint64, isReturn bool) *pr
 	loc := &profile.Location{ID: uint64(len(b.p.Location) + 1), Address: addr}
 	b.locations[key] = loc
 	b.p.Location = append(b.p.Location, loc)
-	maps := proc.maps.Load()
-	if maps == nil {
-		return loc
-	}
-	m, frames := maps.Lookup(lookup)
+	m, frames := proc.sym.Lookup(lookup)
 	if m == nil && !b.refreshed[proc] {
-		// Mapped after the snapshot (dlopen, JIT): read the map again, once.
+		// Mapped before the kernel reported mappings to us and after the
+		// starting state was read, or a record was lost: read the map
+		// again, once, if the process still lives.
 		b.refreshed[proc] = true
-		if fresh, err := maps.Refresh(); err == nil {
-			proc.maps.Store(fresh)
-			m, frames = fresh.Lookup(lookup)
+		if proc.sym.Refresh() == nil {
+			m, frames = proc.sym.Lookup(lookup)
 		}
 	}
 	if m == nil {

@@ -1,7 +1,9 @@
 package perf
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"runtime"
 	"time"
 	"unsafe"
@@ -56,17 +58,39 @@ func (s *Sampler) readLoop() {
 
 // drain reads every ring. s.mu must be held.
 func (s *Sampler) drain() {
-	for _, r := range s.rings {
-		r.read(s.record)
-	}
+	s.readRings()
 	if len(s.threads) == 0 {
-		// The rings are read one after another: a parent's exit read from
-		// one may be newer than its fork of a child not yet read from
-		// another. A second pass sees every record older than the exit.
-		for _, r := range s.rings {
-			r.read(s.record)
-		}
+		// A parent's exit may be read in one round and its fork of a
+		// child, written to another CPU's ring a moment before the round
+		// began there, only in the next. A second round sees it.
+		s.readRings()
 		s.closeDoneIfEmpty()
+	}
+}
+
+// readRings reads the records of all rings in one round, oldest first
+// across CPUs: a process's exec, its new mappings and its samples are often
+// written to different CPUs' rings, and must be taken in the order they
+// happened. s.mu must be held.
+func (s *Sampler) readRings() {
+	for _, r := range s.rings {
+		r.begin()
+	}
+	for {
+		var next *ring
+		for _, r := range s.rings {
+			if r.ok && (next == nil || r.cur.time < next.cur.time) {
+				next = r
+			}
+		}
+		if next == nil {
+			break
+		}
+		s.record(next.cur.typ, next.cur.misc, next.cur.body)
+		next.next()
+	}
+	for _, r := range s.rings {
+		r.end()
 	}
 }
 
@@ -115,6 +139,11 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 			}
 		} else if s.opts.Children && s.threads[ppid] != nil {
 			s.threads[pid] = map[int]bool{tid: true}
+			if parent := s.procs[ppid]; parent != nil {
+				s.procs[pid] = &process{pid: pid, sym: parent.sym.Fork(pid)}
+			} else {
+				delete(s.procs, pid) // a pid reused; read on its first sample
+			}
 		}
 	case unix.PERF_RECORD_EXIT:
 		pid, tid := u32(0), u32(8)
@@ -125,11 +154,17 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 			}
 		}
 	case unix.PERF_RECORD_COMM:
-		if misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0 {
-			// A new program image: read its memory map afresh on its
-			// first sample, keeping the old one for samples taken before.
-			delete(s.procs, u32(0))
+		if pid := u32(0); misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0 && s.threads[pid] != nil {
+			// A new program image, whose mappings the records after this
+			// one announce. Samples taken before keep the old image.
+			if old := s.procs[pid]; old != nil {
+				s.procs[pid] = &process{pid: pid, sym: old.sym.Exec()}
+			} else {
+				s.procs[pid] = &process{pid: pid, sym: s.sym.NewProcess(pid)}
+			}
 		}
+	case unix.PERF_RECORD_MMAP2:
+		s.mmap(misc, b)
 	}
 }
 
@@ -148,13 +183,9 @@ func (s *Sampler) sample(pid int, ips []byte, top []byte) {
 		}
 		stack = append(stack, ips[i:i+8]...)
 	}
-	p := s.procs[pid]
-	if p == nil {
-		p = s.snapshot(pid)
-		s.procs[pid] = p
-	}
-	if maps := p.maps.Load(); top != nil && len(stack) >= 8 && maps != nil && runtime.GOARCH == "amd64" {
-		stack = s.addFramelessCaller(maps, stack, top)
+	p := s.image(pid)
+	if top != nil && len(stack) >= 8 && runtime.GOARCH == "amd64" {
+		stack = s.addFramelessCaller(p.sym, stack, top)
 	}
 	s.stacks[stackKey{proc: p, stack: unsafe.String(unsafe.SliceData(stack), len(stack))}]++
 }
@@ -163,8 +194,59 @@ func (s *Sampler) sample(pid int, ips []byte, top []byte) {
 // kernel, user and guest parts of a callchain; no user address is this high.
 const perfContextMax = uint64(1<<64 + unix.PERF_CONTEXT_MAX)
 
-// exitProcess forgets pid's threads. s.mu must be held.
-func (s *Sampler) exitProcess(pid int) { delete(s.threads, pid) }
+// mmap adds the executable mapping of a PERF_RECORD_MMAP2 record to its
+// process's image:
+//
+//	u32 pid, tid; u64 addr, len, pgoff;
+//	u32 maj, min; u64 ino, ino_generation;  or, with MISC_MMAP_BUILD_ID,
+//	u8 build_id_size, reserved[3], build_id[20];
+//	u32 prot, flags; char filename[]; sample_id
+//
+// s.mu must be held.
+func (s *Sampler) mmap(misc uint16, b []byte) {
+	const nameOff, trailer = 64, 16 // sample_id: pid, tid, time
+	if len(b) < nameOff+trailer {
+		return
+	}
+	u64 := func(off int) uint64 { return binary.NativeEndian.Uint64(b[off:]) }
+	pid := int(binary.NativeEndian.Uint32(b))
+	if s.threads[pid] == nil || binary.NativeEndian.Uint32(b[56:])&unix.PROT_EXEC == 0 {
+		return
+	}
+	m := symbolize.Mapping{Start: u64(8), Limit: u64(8) + u64(16), Offset: u64(24)}
+	if misc&unix.PERF_RECORD_MISC_MMAP_BUILD_ID != 0 {
+		m.BuildID = hex.EncodeToString(b[36 : 36+min(int(b[32]), 20)])
+	} else {
+		m.Inode = u64(40)
+	}
+	name := b[nameOff : len(b)-trailer]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	m.Path = string(name)
+	s.stats.Mappings++
+	s.image(pid).sym.Map(m)
+}
+
+// image returns the current image of pid, reading /proc/PID/maps when no
+// record said what it is (the target at attach, or after lost records).
+// s.mu must be held.
+func (s *Sampler) image(pid int) *process {
+	p := s.procs[pid]
+	if p == nil {
+		p = s.snapshot(pid)
+		s.procs[pid] = p
+	}
+	return p
+}
+
+// exitProcess forgets pid's threads and its image; samples taken before
+// keep the image until the window holding them is written. s.mu must be
+// held.
+func (s *Sampler) exitProcess(pid int) {
+	delete(s.threads, pid)
+	delete(s.procs, pid)
+}
 
 // closeDoneIfEmpty closes Done when no process is left. s.mu must be held.
 func (s *Sampler) closeDoneIfEmpty() {

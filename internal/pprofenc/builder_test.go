@@ -75,7 +75,7 @@ func TestSymbolsOfInlinedStack(t *testing.T) {
 		if !strings.HasSuffix(ln.Function.Name, "."+name) || !strings.HasSuffix(ln.Function.Filename, "builder_test.go") {
 			t.Errorf("line %d: %s in %s, want %s", i, ln.Function.Name, ln.Function.Filename, name)
 		}
-		if want := startLineOf(t, name); ln.Function.StartLine != want {
+		if want := startLineOf(t, name); startLinesKnown && ln.Function.StartLine != want {
 			t.Errorf("%s start line %d, want %d", name, ln.Function.StartLine, want)
 		}
 	}

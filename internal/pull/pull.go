@@ -159,9 +159,9 @@ func (p *Puller) Probe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pull: %s does not serve net/http/pprof: %w", p.base.Redacted(), err)
 	}
-	prof, err := profile.ParseData(body)
+	prof, err := parse(p.endpoint("goroutine", nil), body)
 	if err != nil {
-		return fmt.Errorf("pull: %s: the goroutine profile does not parse as pprof: %w", p.base.Redacted(), err)
+		return fmt.Errorf("pull: %s: the goroutine profile: %w", p.base.Redacted(), err)
 	}
 	if len(prof.Mapping) > 0 && prof.Mapping[0].File != "" {
 		p.binary = path.Base(prof.Mapping[0].File)
@@ -198,9 +198,9 @@ func (p *Puller) fetchProfile(ctx context.Context, kind string) (*profile.Profil
 	if err != nil {
 		return nil, err
 	}
-	prof, err := profile.ParseData(body)
+	prof, err := parse(p.endpoint(name, q), body)
 	if err != nil {
-		return nil, fmt.Errorf("%s profile does not parse as pprof: %w", name, err)
+		return nil, fmt.Errorf("%s profile: %w", name, err)
 	}
 	return prof, nil
 }
@@ -277,9 +277,9 @@ func (p *Puller) pullCPU(ctx context.Context, d time.Duration) (window.Window, e
 	}
 	// The body is net/http/pprof's gzipped profile; check that it parses
 	// before it is queued.
-	prof, err := profile.ParseData(body)
+	prof, err := parse(p.endpoint("profile", url.Values{"seconds": {fmt.Sprint(secs)}}), body)
 	if err != nil {
-		return window.Window{}, fmt.Errorf("cpu profile does not parse as pprof: %w", err)
+		return window.Window{}, fmt.Errorf("cpu profile: %w", err)
 	}
 	return window.Window{Name: window.KindCPU, From: from, Until: until, Data: body,
 		SampleTypes: sampleTypes(prof, func(string) bool { return false })}, nil
@@ -296,7 +296,7 @@ func (p *Puller) Cut(ctx context.Context) ([]window.Window, error) {
 		body, err := p.fetch(ctx, "goroutine", nil)
 		var prof *profile.Profile
 		if err == nil {
-			prof, err = profile.ParseData(body)
+			prof, err = parse(p.endpoint("goroutine", nil), body)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("goroutine: %w", err))

@@ -30,7 +30,8 @@ func BenchmarkNewBinary(b *testing.B) {
 func benchLookups(b *testing.B, pid int, addrs []uint64) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p, err := New().Process(pid)
+		s := New()
+		p, err := s.Process(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,5 +40,6 @@ func benchLookups(b *testing.B, pid int, addrs []uint64) {
 				b.Fatalf("no frames at %#x", a)
 			}
 		}
+		s.Close()
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 )
 
@@ -17,15 +17,22 @@ type binaryFile struct {
 	segments []elf.ProgHeader // PT_LOAD segments
 	gotab    *goTable         // non-nil for Go binaries with a readable pclntab
 	symbols  []symbol         // .symtab, or .dynsym when stripped; sorted by addr
+	names    string           // the symbols' names
+	file     *os.File         // the file itself, to read instructions from; nil when not opened by load
 }
 
+// A symbol is a function in a symbol table. Its name is a range of the
+// binaryFile's names, so that a table of thousands holds no pointer: it
+// sorts without write barriers and costs the collector nothing.
 type symbol struct {
 	addr, size uint64
-	name       string
+	name, len  uint32 // the name is names[name : name+len]
 }
 
-// openBinary reads the parts of the ELF file at path that symbolization needs.
-func openBinary(r io.ReaderAt) (*binaryFile, error) {
+// openBinary reads the parts of the ELF file r that symbolization needs. A
+// stripped file takes its symbols from its separate debug file in debugDir
+// when one is installed (see debugFile).
+func openBinary(r io.ReaderAt, debugDir string) (*binaryFile, error) {
 	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, err
@@ -37,11 +44,11 @@ func openBinary(r io.ReaderAt) (*binaryFile, error) {
 			b.segments = append(b.segments, p.ProgHeader)
 		}
 	}
-	syms, symErr := f.Symbols()
-	if len(syms) == 0 {
-		syms, _ = f.DynamicSymbols()
-	}
-	if sec := f.Section(".gopclntab"); sec != nil {
+	if sec := goLineTable(f); sec != nil {
+		syms, _ := f.Symbols()
+		if len(syms) == 0 {
+			syms, _ = f.DynamicSymbols()
+		}
 		gt, err := newGoTable(f, sec, syms)
 		if err != nil {
 			return nil, fmt.Errorf("reading Go line table: %w", err)
@@ -49,45 +56,65 @@ func openBinary(r io.ReaderAt) (*binaryFile, error) {
 		b.gotab = gt
 		return b, nil
 	}
-	if len(syms) == 0 && symErr != nil && !errors.Is(symErr, elf.ErrNoSymbols) {
-		return nil, symErr
-	}
-	for _, s := range syms {
-		typ := elf.ST_TYPE(s.Info)
-		if (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) || s.Value == 0 {
-			continue
+	symFile := f
+	if f.SectionByType(elf.SHT_SYMTAB) == nil {
+		if debug := debugFile(debugDir, gnuBuildID(f)); debug != nil {
+			defer debug.Close()
+			symFile = debug
 		}
-		b.symbols = append(b.symbols, symbol{addr: s.Value, size: s.Size, name: s.Name})
 	}
-	sort.Slice(b.symbols, func(i, j int) bool { return b.symbols[i].addr < b.symbols[j].addr })
-	return b, nil
+	b.symbols, b.names, err = functionSymbols(symFile)
+	return b, err
 }
 
 // readBuildID returns the GNU build ID in hex, else the Go build ID, else "".
 func readBuildID(f *elf.File) string {
-	for _, name := range []string{".note.gnu.build-id", ".note.go.buildid"} {
-		sec := f.Section(name)
-		if sec == nil {
-			continue
-		}
-		data, err := sec.Data()
-		if err != nil || len(data) < 12 {
-			continue
-		}
-		order := f.ByteOrder
-		namesz := order.Uint32(data[0:])
-		descsz := order.Uint32(data[4:])
-		off := 12 + align4(namesz)
-		if uint64(off)+uint64(descsz) > uint64(len(data)) {
-			continue
-		}
-		desc := data[off : off+descsz]
-		if name == ".note.go.buildid" {
-			return string(bytes.TrimRight(desc, "\x00"))
-		}
+	if id := gnuBuildID(f); id != "" {
+		return id
+	}
+	if desc := note(f, ".note.go.buildid"); desc != nil {
+		return string(bytes.TrimRight(desc, "\x00"))
+	}
+	return ""
+}
+
+// gnuBuildID returns the GNU build ID note of f in hex, or "".
+func gnuBuildID(f *elf.File) string {
+	if desc := note(f, ".note.gnu.build-id"); desc != nil {
 		return hex.EncodeToString(desc)
 	}
 	return ""
+}
+
+// note returns the descriptor of the first note in the named section, or nil.
+func note(f *elf.File, section string) []byte {
+	sec := f.Section(section)
+	if sec == nil {
+		return nil
+	}
+	data, err := sec.Data()
+	if err != nil || len(data) < 12 {
+		return nil
+	}
+	namesz := f.ByteOrder.Uint32(data[0:])
+	descsz := f.ByteOrder.Uint32(data[4:])
+	off := 12 + uint64(align4(namesz))
+	if off+uint64(descsz) > uint64(len(data)) {
+		return nil
+	}
+	return data[off : off+uint64(descsz)]
+}
+
+// GNUBuildID returns the GNU build ID of the ELF file at path in hex, as
+// runtime/pprof and the kernel's MMAP2 records report it, or "" when the file
+// has none or cannot be read.
+func GNUBuildID(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return gnuBuildID(f)
 }
 
 func align4(n uint32) uint32 { return (n + 3) &^ 3 }
@@ -117,7 +144,7 @@ func (b *binaryFile) frames(pc uint64) []Frame {
 	if s.size != 0 && pc >= s.addr+s.size {
 		return nil
 	}
-	return []Frame{{Function: s.name}}
+	return []Frame{{Function: b.names[s.name : s.name+s.len]}}
 }
 
 // readVaddr reads n bytes at link-time address addr from the file.
@@ -156,4 +183,14 @@ func (b *binaryFile) funcStart(pc uint64) (uint64, bool) {
 		return 0, false
 	}
 	return b.symbols[i].addr, true
+}
+
+// goLineTable returns the section holding a Go binary's pclntab: .gopclntab,
+// or .data.rel.ro.gopclntab where the Go 1.25 linker (and earlier ones)
+// made a position-independent executable with the system linker.
+func goLineTable(f *elf.File) *elf.Section {
+	if sec := f.Section(".gopclntab"); sec != nil {
+		return sec
+	}
+	return f.Section(".data.rel.ro.gopclntab")
 }

@@ -3,6 +3,7 @@ package symbolize
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,9 +151,10 @@ func TestUnknownAddressesStayUnresolved(t *testing.T) {
 	if m, frames := p.Lookup(8); m != nil || frames != nil {
 		t.Errorf("Lookup(8) = %+v, %+v; want nothing", m, frames)
 	}
-	for i := range p.Mappings {
-		if p.Mappings[i].Path == "[vdso]" {
-			m, frames := p.Lookup(p.Mappings[i].Start)
+	maps := p.Mappings()
+	for i := range maps {
+		if maps[i].Path == "[vdso]" {
+			m, frames := p.Lookup(maps[i].Start)
 			if m == nil || m.Path != "[vdso]" || frames != nil {
 				t.Errorf("Lookup in [vdso] = %+v, %+v; want the mapping and no frames", m, frames)
 			}
@@ -165,6 +167,9 @@ func TestParseMaps(t *testing.T) {
 55d0c8a01000-55d0c8a6b000 r-xp 00001000 fd:01 1234   /usr/bin/my prog
 7ffd5e1f0000-7ffd5e1f2000 r-xp 00000000 00:00 0      [vdso]
 7ffd5e1f4000-7ffd5e1f6000 rw-p 00000000 00:00 0
+7f0000001000-7f0000002000 r-xp 00001000 08:02 42 /opt/my app/lib 1.so (deleted)
+7f0000003000-7f0000004000 r-xp 00000000 00:00 0 
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
 `
 	got, err := parseMaps([]byte(in))
 	if err != nil {
@@ -173,16 +178,73 @@ func TestParseMaps(t *testing.T) {
 	want := []Mapping{
 		{Start: 0x55d0c8a01000, Limit: 0x55d0c8a6b000, Offset: 0x1000, Inode: 1234, Path: "/usr/bin/my prog"},
 		{Start: 0x7ffd5e1f0000, Limit: 0x7ffd5e1f2000, Path: "[vdso]"},
+		{Start: 0x7f0000001000, Limit: 0x7f0000002000, Offset: 0x1000, Inode: 42, Path: "/opt/my app/lib 1.so", Deleted: true},
+		{Start: 0x7f0000003000, Limit: 0x7f0000004000}, // anonymous
+		{Start: 0xffffffffff600000, Limit: 0xffffffffff601000, Path: "[vsyscall]"},
 	}
+	checkMappings(t, "parseMaps", got, want)
+	if !got[0].File() || got[1].File() {
+		t.Errorf("File() = %v, %v; want true, false", got[0].File(), got[1].File())
+	}
+}
+
+// checkMappings compares mappings one by one, so that a failure names the
+// one that differs.
+func checkMappings(t *testing.T, what string, got, want []Mapping) {
+	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("parseMaps = %+v, want %+v", got, want)
+		t.Fatalf("%s = %+v, want %+v", what, got, want)
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Errorf("mapping %d = %+v, want %+v", i, got[i], want[i])
+			t.Errorf("%s: mapping %d = %+v, want %+v", what, i, got[i], want[i])
 		}
 	}
-	if !got[0].File() || got[1].File() {
-		t.Errorf("File() = %v, %v; want true, false", got[0].File(), got[1].File())
+}
+
+// TestDebugSymbolsByBuildID strips a C program, as distributions ship
+// theirs, and installs its symbols the way a -dbgsym package does: only
+// with them is a function that .dynsym does not export named.
+func TestDebugSymbolsByBuildID(t *testing.T) {
+	objcopy, err := exec.LookPath("objcopy")
+	if err != nil {
+		t.Skip("objcopy (binutils) is not installed")
+	}
+	bin := buildC(t, "testdata/cfuncs/main.c", "-Wl,--build-id")
+	id := GNUBuildID(bin)
+	if len(id) < 3 {
+		t.Fatalf("%s has no GNU build ID", bin)
+	}
+	dir := t.TempDir()
+	debug := filepath.Join(dir, ".build-id", id[:2], id[2:]+".debug")
+	stripped := filepath.Join(t.TempDir(), "cfuncs")
+	if err := os.MkdirAll(filepath.Dir(debug), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--only-keep-debug", bin, debug}, {"--strip-all", bin, stripped}} {
+		if out, err := exec.Command(objcopy, args...).CombinedOutput(); err != nil {
+			t.Fatalf("objcopy %v: %v\n%s", args, err, out)
+		}
+	}
+	c := startChild(t, stripped)
+	alpha := c.field(t, "alpha")
+	for _, tc := range []struct {
+		debugDir string
+		want     string
+	}{{t.TempDir(), ""}, {dir, "alpha_function"}} {
+		s := New()
+		s.debugDir = tc.debugDir
+		p, err := s.Process(c.cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if _, frames := p.Lookup(alpha); len(frames) > 0 {
+			got = frames[0].Function
+		}
+		if got != tc.want {
+			t.Errorf("with debug symbols in %s: Lookup(alpha) = %q, want %q", tc.debugDir, got, tc.want)
+		}
+		s.Close()
 	}
 }

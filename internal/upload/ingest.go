@@ -66,6 +66,9 @@ var ingestTypes = map[string]struct {
 	window.KindGoroutines: {"goroutines", map[string]sampleType{
 		"goroutine": {Units: "goroutines", DisplayName: "goroutines"},
 	}},
+	window.KindGoroutineLeak: {"goroutines", map[string]sampleType{
+		"goroutineleak": {Units: "goroutines", DisplayName: "goroutine_leak"},
+	}},
 	window.KindMutex: {"", map[string]sampleType{
 		"contentions": {Units: "lock_samples", DisplayName: "mutex_count"},
 		"delay":       {Units: "lock_nanoseconds", DisplayName: "mutex_duration"},

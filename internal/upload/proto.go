@@ -107,6 +107,8 @@ func profileName(kind string) (string, error) {
 		return "memory", nil
 	case window.KindGoroutines:
 		return "goroutine", nil
+	case window.KindGoroutineLeak:
+		return "goroutine_leak", nil
 	case window.KindMutex, window.KindBlock:
 		return kind, nil
 	}

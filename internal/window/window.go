@@ -43,11 +43,12 @@ type SampleType struct {
 
 // Profile families carried in Window.Name. Each backend maps them to its own names.
 const (
-	KindCPU        = "cpu"
-	KindHeap       = "heap"
-	KindGoroutines = "goroutines"
-	KindMutex      = "mutex"
-	KindBlock      = "block"
+	KindCPU           = "cpu"
+	KindHeap          = "heap"
+	KindGoroutines    = "goroutines"
+	KindGoroutineLeak = "goroutine_leak"
+	KindMutex         = "mutex"
+	KindBlock         = "block"
 )
 
 // Size is the number of bytes the window holds against a queue's budget.

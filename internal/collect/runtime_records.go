@@ -1,19 +1,25 @@
+//go:build go1.25 && !go1.28 && !pyroscope_publicapi
+
 package collect
 
 import (
+	"runtime"
 	"unsafe"
 )
 
-// The record types mirror internal/profilerecord, which the runtime fills
-// through the functions below. TestRuntimeRecordsMatchPprof compares what
-// they return with runtime/pprof's own profiles, so a runtime that changes
-// their shape fails that test instead of producing wrong profiles.
+// This file mirrors runtime internals that did not change from Go 1.25
+// through Go 1.27 (checked against go1.25.14, go1.26.11 and go1.27.4): the
+// block and stack records of internal/profilerecord/profilerecord.go, the
+// label map of runtime/pprof/label.go (internal/runtime/pprof/label from Go
+// 1.26, the same layout), and the functions the runtime keeps for
+// runtime/pprof (runtime/mprof.go, runtime/proc.go, runtime/cpuprof.go). The
+// memory record, which Go 1.27 changed, is in runtime_go125.go and
+// runtime_go127.go. A release this file was not checked against builds
+// profiles_public.go instead.
 
-type memRecord struct {
-	AllocBytes, FreeBytes     int64
-	AllocObjects, FreeObjects int64
-	Stack                     []uintptr
-}
+// checkedReleases names the Go releases whose runtime sources the mirrors
+// were checked against; the start-up log line names it.
+const checkedReleases = "Go 1.25 to 1.27"
 
 type blockRecord struct {
 	Count  int64
@@ -25,15 +31,15 @@ type stackRecord struct {
 	Stack []uintptr
 }
 
-// labelSet mirrors runtime/pprof's labelMap (Go 1.24 and later): a sorted
-// list of key/value pairs, shared by goroutines created under one pprof.Do.
+// labelSet mirrors runtime/pprof's labelMap: a sorted list of key/value
+// pairs, shared by goroutines created under one pprof.Do.
 type labelSet struct {
 	list []struct{ key, value string }
 }
 
 // These runtime functions are pushed by the runtime for runtime/pprof with
-// go:linkname (runtime/mprof.go, runtime/proc.go, runtime/cpuprof.go). They
-// give full-depth stacks, unlike the 32-frame runtime.MemProfile records.
+// go:linkname. They give full-depth stacks, unlike the 32-frame
+// runtime.MemProfile records.
 
 //go:linkname memProfileInternal runtime.pprof_memProfileInternal
 func memProfileInternal(p []memRecord, inuseZero bool) (n int, ok bool)
@@ -88,4 +94,11 @@ func readGoroutines(recs []stackRecord, labels []unsafe.Pointer) ([]stackRecord,
 		recs = make([]stackRecord, n+n/8+16)
 		labels = make([]unsafe.Pointer, len(recs))
 	}
+}
+
+// Path says how the heap, mutex, block and goroutine profiles are read, for
+// the line Start logs.
+func Path() string {
+	return "heap, mutex, block and goroutine profiles are read from the runtime's profile records, whose layout this SDK checked for " +
+		checkedReleases + " (this program: " + runtime.Version() + ")"
 }

@@ -92,8 +92,8 @@ func (s *IngestServer) WaitFor(t testing.TB, family string) Received {
 }
 
 // Family tells the profile family of an upload ("cpu", "heap",
-// "goroutines", "mutex", "block") from its sample types and
-// sample_type_config.
+// "goroutines", "goroutine_leak", "mutex", "block") from its sample types
+// and sample_type_config.
 func (r Received) Family() string {
 	types := map[string]bool{}
 	for _, st := range r.Profile.SampleType {
@@ -106,6 +106,11 @@ func (r Received) Family() string {
 		return "heap"
 	case types["goroutine"]:
 		return "goroutines"
+	case types["goroutineleak"]:
+		if c := r.Config["goroutineleak"]; c["display-name"] != "goroutine_leak" || c["aggregation"] != "average" {
+			return "goroutineleak without its sample_type_config"
+		}
+		return "goroutine_leak"
 	case types["contentions"] || types["delay"]:
 		for _, c := range r.Config {
 			if name, _ := c["display-name"].(string); strings.HasPrefix(name, "block") {

@@ -5,39 +5,55 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
+
+// openDestination opens the destination that Start would open for cfg, as
+// cmd/pyroscope opens one for the profiles it collects by other means.
+func openDestination(t *testing.T, cfg Config, env config.LookupEnv) *upload.Destination {
+	t.Helper()
+	s, err := cfg.resolve(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := upload.Open(s, userAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
 
 // A child process given Env() sends to the same series, server and token as
 // the destination, even with a different environment of its own.
 func TestDestinationEnvReachesAChild(t *testing.T) {
-	srv := newIngestServer(t)
-	dst, err := newDestination(Config{
+	srv := proftest.NewIngestServer(t)
+	dst := openDestination(t, Config{
 		ApplicationName: "shop.api{team=a}",
 		ServerAddress:   srv.URL,
 		Tags:            map[string]string{"env": "prod"},
 		UploadRate:      time.Minute,
 	}, env("PYROSCOPE_AUTH_TOKEN", "parent-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close(context.Background())
+	defer dst.Close(context.Background(), nil)
 
 	var childEnv []string
-	for k, v := range dst.Env() {
+	for k, v := range dst.Settings().Env() {
 		if v != "" {
 			childEnv = append(childEnv, k, v)
 		}
 	}
 	childEnv = append(childEnv, "PYROSCOPE_PROFILE_TYPES", "goroutines")
-	p, err := start(Config{}, env(childEnv...), newFakeClock())
+	p, err := start(Config{}, env(childEnv...), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r := waitFor(t, srv, "goroutines")
+	r := srv.WaitFor(t, "goroutines")
 	if got, want := r.Query["name"], dst.Series(nil); got != want || want != "shop.api{env=prod,team=a}" {
 		t.Errorf("child sent to %q, destination is %q", got, want)
 	}
@@ -50,20 +66,17 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 }
 
 func TestDestinationPushAddsExtraTags(t *testing.T) {
-	srv := newIngestServer(t)
-	dst, err := newDestination(Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateTags(map[string]string{"bad.key": "v"}); err == nil {
+	srv := proftest.NewIngestServer(t)
+	dst := openDestination(t, Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
+	if err := config.ValidateTags(map[string]string{"bad.key": "v"}); err == nil {
 		t.Error("ValidateTags accepted a key with a dot")
 	}
 	var buf = goroutineProfile(t)
-	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, upload.Window{Name: upload.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
-	if err := dst.Close(context.Background()); err != nil {
+	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
+	if err := dst.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	r := waitFor(t, srv, "goroutines")
+	r := srv.WaitFor(t, "goroutines")
 	if r.Query["name"] != "app{env=x,instance=10.0.0.7:6060}" {
 		t.Errorf("name = %q", r.Query["name"])
 	}

@@ -1,79 +1,27 @@
 package pyroscope
 
 import (
-	"fmt"
-	"os"
-	"strings"
+	"log/slog"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 )
 
-// Logger receives the SDK's log lines. Warnings go to Errorf.
+// Logger receives the SDK's log lines, the interface of grafana's SDK. A
+// Logger that also has a Warnf(format string, args ...any) method gets the
+// warnings there; without one, warnings go to Errorf, starting "warning: ".
 type Logger interface {
 	Infof(format string, args ...any)
 	Debugf(format string, args ...any)
 	Errorf(format string, args ...any)
 }
 
-type stderrLogger struct{}
+// StandardLogger writes each line once to standard error, at its level:
+// "[pyroscope] WARN  message". It is the default Logger.
+var StandardLogger Logger = logging.Stderr{}
 
-func (stderrLogger) Infof(format string, args ...any)  { logTo("INFO", format, args) }
-func (stderrLogger) Debugf(format string, args ...any) { logTo("DEBUG", format, args) }
-func (stderrLogger) Errorf(format string, args ...any) { logTo("ERROR", format, args) }
-
-func logTo(level, format string, args []any) {
-	fmt.Fprintf(os.Stderr, "[pyroscope] %-5s %s\n", level, fmt.Sprintf(format, args...))
-}
-
-// StandardLogger writes every line to standard error.
-var StandardLogger Logger = stderrLogger{}
-
-// logLevel orders log levels; a line is written when its level is at least
-// the configured one.
-type logLevel int
-
-const (
-	levelDebug logLevel = iota
-	levelInfo
-	levelWarn
-	levelError
-	levelOff
-)
-
-func parseLogLevel(s string) (logLevel, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "debug":
-		return levelDebug, nil
-	case "info":
-		return levelInfo, nil
-	case "warn", "warning":
-		return levelWarn, nil
-	case "error":
-		return levelError, nil
-	case "off", "none":
-		return levelOff, nil
-	}
-	return 0, fmt.Errorf("unknown log level %q: use debug, info, warn, error or off", s)
-}
-
-// leveledLogger filters lines below min before they reach out.
-type leveledLogger struct {
-	out Logger
-	min logLevel
-}
-
-// logf is the one function the SDK's parts log through.
-func (l leveledLogger) logf(level, format string, args ...any) {
-	lv, err := parseLogLevel(level)
-	if err != nil || lv < l.min || l.out == nil {
-		return
-	}
-	switch lv {
-	case levelDebug:
-		l.out.Debugf(format, args...)
-	case levelInfo:
-		l.out.Infof(format, args...)
-	case levelWarn:
-		l.out.Errorf("warning: "+format, args...)
-	default:
-		l.out.Errorf(format, args...)
-	}
-}
+// SlogLogger returns a Logger that writes to l, each line at its level
+// (warnings at slog.LevelWarn) with structured attributes: "app" on every
+// line, and where they apply "type" (the profile family), "attempts" (failed
+// uploads in a row) and "status" (what the server answered). The handler's
+// level filters as usual; PYROSCOPE_LOG_LEVEL, when set, filters first.
+func SlogLogger(l *slog.Logger) Logger { return logging.Slog{L: l} }

@@ -11,26 +11,34 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Version is this SDK's version, sent in the User-Agent header.
 const Version = "0.1.0"
 
+// userAgent names the SDK on every request.
+const userAgent = "pyroscope-sdk-go/" + Version
+
 // A Profiler is a running profiling session, made by Start.
 type Profiler struct {
-	s     *settings
-	dst   *Destination
-	log   leveledLogger
-	clock clock
+	s     *config.Settings
+	dst   *upload.Destination
+	clock clock.Clock
 	sinks []sink
 
 	from    time.Time
@@ -41,14 +49,17 @@ type Profiler struct {
 	stopOnce sync.Once
 	stopErr  error
 	mu       sync.Mutex
-	counts   map[string]int64 // windows collected per profile family
+	counts   map[ProfileType]int64 // windows collected per type asked for
 }
 
-// sink is one collector and the family its windows are sent under.
+// sink is one collector, the family its windows are sent under and the
+// types asked for that its windows hold.
 type sink struct {
-	name string
-	c    collect.Collector
-	last int // bytes of its previous window, to size the next one's buffer
+	name    string
+	types   []ProfileType
+	c       collect.Collector
+	samples []window.SampleType // c.SampleTypes(), put in every window
+	last    int                 // bytes of its previous window, to size the next one's buffer
 }
 
 // Start reads cfg and the environment, starts the collectors and the
@@ -57,41 +68,44 @@ type sink struct {
 // invalid, and when CPU profiling is asked for while another CPU profile is
 // running in the process.
 func Start(cfg Config) (*Profiler, error) {
-	return start(cfg, os.LookupEnv, realClock{})
+	return start(cfg, os.LookupEnv, clock.Real{})
 }
 
-func start(cfg Config, env lookupEnv, clk clock) (*Profiler, error) {
-	dst, err := newDestination(cfg, env)
+func start(cfg Config, env config.LookupEnv, clk clock.Clock) (*Profiler, error) {
+	s, err := cfg.resolve(env)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := upload.Open(s, userAgent)
 	if err != nil {
 		return nil, err
 	}
 	p := &Profiler{
-		s:       dst.s,
+		s:       s,
 		dst:     dst,
-		log:     dst.log,
 		clock:   clk,
 		flushCh: make(chan chan struct{}),
 		stopCh:  make(chan struct{}),
 		done:    make(chan struct{}),
-		counts:  map[string]int64{},
+		counts:  map[ProfileType]int64{},
 	}
-	if p.sinks, err = newSinks(p.s, p.log.logf); err != nil {
-		dst.Close(context.Background())
+	if p.sinks, err = newSinks(s); err != nil {
+		dst.Close(context.Background(), nil)
 		return nil, err
 	}
 	p.from = clk.Now()
 	go p.loop()
-	p.log.logf("info", "profiling %s: %v", dst, p.s.types)
-	if s := p.s; s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace, ProfileGoroutines,
+	s.Log.Logf(logging.Info, "profiling %s: %v", dst, s.Types)
+	if wants(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace, ProfileGoroutines,
 		ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration) {
-		p.log.logf("info", "%s", collect.Path())
+		s.Log.Logf(logging.Info, "%s", collect.Path())
 	}
 	return p, nil
 }
 
 // newSinks starts one collector per profile family asked for, in a fixed
 // order. On error it closes those already started.
-func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink, error) {
+func newSinks(s *config.Settings) ([]sink, error) {
 	var sinks []sink
 	fail := func(err error) ([]sink, error) {
 		for _, k := range sinks {
@@ -99,33 +113,33 @@ func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink
 		}
 		return nil, fmt.Errorf("pyroscope: %w", err)
 	}
-	info := func(format string, args ...any) { logf("info", format, args...) }
-	if s.wants(ProfileCPU) {
-		c, err := collect.NewCPU(int(s.SampleRate))
+	info := func(format string, args ...any) { s.Log.Logf(logging.Info, format, args...) }
+	if wants(s, ProfileCPU) {
+		c, err := collect.NewCPU(s.SampleRate)
 		if err != nil {
 			return fail(err)
 		}
-		sinks = append(sinks, sink{name: upload.KindCPU, c: c})
+		sinks = append(sinks, sink{name: window.KindCPU, types: []ProfileType{ProfileCPU}, c: c})
 	}
-	if s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) {
-		sinks = append(sinks, sink{name: upload.KindHeap, c: collect.NewHeap(collect.HeapOptions{
-			SampleTypes:   s.sampleTypes(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace),
+	if heap := asked(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace); heap != nil {
+		sinks = append(sinks, sink{name: window.KindHeap, types: heap, c: collect.NewHeap(collect.HeapOptions{
+			SampleTypes:   sampleTypes(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace),
 			DisableGCRuns: s.DisableGCRuns,
 		})})
 	}
-	if s.wants(ProfileGoroutines) {
-		sinks = append(sinks, sink{name: upload.KindGoroutines, c: collect.NewGoroutines()})
+	if wants(s, ProfileGoroutines) {
+		sinks = append(sinks, sink{name: window.KindGoroutines, types: []ProfileType{ProfileGoroutines}, c: collect.NewGoroutines()})
 	}
-	if s.wants(ProfileMutexCount, ProfileMutexDuration) {
-		sinks = append(sinks, sink{name: upload.KindMutex, c: collect.NewMutex(collect.ContentionOptions{
-			SampleTypes: s.sampleTypes(ProfileMutexCount, ProfileMutexDuration),
+	if mutex := asked(s, ProfileMutexCount, ProfileMutexDuration); mutex != nil {
+		sinks = append(sinks, sink{name: window.KindMutex, types: mutex, c: collect.NewMutex(collect.ContentionOptions{
+			SampleTypes: sampleTypes(s, ProfileMutexCount, ProfileMutexDuration),
 			Rate:        s.MutexProfileFraction,
 			Logger:      info,
 		})})
 	}
-	if s.wants(ProfileBlockCount, ProfileBlockDuration) {
-		sinks = append(sinks, sink{name: upload.KindBlock, c: collect.NewBlock(collect.ContentionOptions{
-			SampleTypes: s.sampleTypes(ProfileBlockCount, ProfileBlockDuration),
+	if block := asked(s, ProfileBlockCount, ProfileBlockDuration); block != nil {
+		sinks = append(sinks, sink{name: window.KindBlock, types: block, c: collect.NewBlock(collect.ContentionOptions{
+			SampleTypes: sampleTypes(s, ProfileBlockCount, ProfileBlockDuration),
 			Rate:        s.BlockProfileRate,
 			Logger:      info,
 			// The scheduler and the upload workers wait for the next
@@ -133,24 +147,45 @@ func newSinks(s *settings, logf func(level, format string, args ...any)) ([]sink
 			Own: []uintptr{reflect.ValueOf((*Profiler).loop).Pointer(), upload.WorkerEntry()},
 		})})
 	}
-	if s.wants(ProfileGoroutineLeak) {
+	if wants(s, ProfileGoroutineLeak) {
 		if c, err := collect.NewGoroutineLeak(); err != nil {
 			info("goroutine_leak is not collected: %v", err)
 		} else {
-			sinks = append(sinks, sink{name: upload.KindGoroutineLeak, c: c})
+			sinks = append(sinks, sink{name: window.KindGoroutineLeak, types: []ProfileType{ProfileGoroutineLeak}, c: c})
 		}
+	}
+	for i := range sinks {
+		sinks[i].samples = sinks[i].c.SampleTypes()
 	}
 	return sinks, nil
 }
 
+// wants reports whether any of types was asked for.
+func wants(s *config.Settings, types ...ProfileType) bool {
+	for _, t := range types {
+		if slices.Contains(s.Types, string(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// asked is the types of family that were asked for.
+func asked(s *config.Settings, family ...ProfileType) []ProfileType {
+	var out []ProfileType
+	for _, t := range family {
+		if wants(s, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // sampleTypes maps the asked-for types of one family to the pprof sample
 // type names the runtime uses (mutex_count is contentions, and so on).
-func (s *settings) sampleTypes(family ...ProfileType) []string {
+func sampleTypes(s *config.Settings, family ...ProfileType) []string {
 	var out []string
-	for _, t := range family {
-		if !s.wants(t) {
-			continue
-		}
+	for _, t := range asked(s, family...) {
 		switch t {
 		case ProfileMutexCount, ProfileBlockCount:
 			out = append(out, "contentions")
@@ -168,7 +203,7 @@ func (s *settings) sampleTypes(family ...ProfileType) []string {
 func (p *Profiler) loop() {
 	defer close(p.done)
 	var tick <-chan time.Time
-	if !p.s.DisableAutomaticResets {
+	if !p.s.Manual {
 		c, stop := p.clock.NewTicker(p.s.UploadRate)
 		defer stop()
 		tick = c
@@ -181,7 +216,7 @@ func (p *Profiler) loop() {
 			p.cut()
 			close(reply)
 		case <-p.stopCh:
-			if p.s.wants(ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) && !p.s.DisableGCRuns {
+			if wants(p.s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace) && !p.s.DisableGCRuns {
 				// The runtime publishes allocations at the end of a GC
 				// cycle: without one now, the last window's allocations
 				// would never be sent.
@@ -190,7 +225,7 @@ func (p *Profiler) loop() {
 			p.cut()
 			for _, k := range p.sinks {
 				if err := k.c.Close(); err != nil {
-					p.log.logf("error", "stopping %s profile: %v", k.name, err)
+					p.s.Log.Logf(logging.Error, "stopping %s profile: %v", k.name, err, slog.String("type", k.name))
 				}
 			}
 			return
@@ -201,27 +236,29 @@ func (p *Profiler) loop() {
 // cut ends the current window for every collector and queues the result.
 func (p *Profiler) cut() {
 	until := p.clock.Now()
-	ws := make([]upload.Window, 0, len(p.sinks))
+	ws := make([]window.Window, 0, len(p.sinks))
 	for i := range p.sinks {
 		k := &p.sinks[i]
 		data, err := p.collectOne(k, until)
 		if err != nil {
-			p.log.logf("error", "collecting %s profile: %v", k.name, err)
+			p.s.Log.Logf(logging.Error, "collecting %s profile: %v", k.name, err, slog.String("type", k.name))
 			continue
 		}
-		w := upload.Window{App: p.s.app, Tags: p.s.tags, Name: k.name, From: p.from, Until: until, Data: data}
-		if k.name == upload.KindCPU {
-			w.SampleRate = int(p.s.SampleRate)
+		w := window.Window{Name: k.name, From: p.from, Until: until, Data: data, SampleTypes: k.samples}
+		if k.name == window.KindCPU {
+			w.SampleRate = p.s.SampleRate
 		}
 		ws = append(ws, w)
 	}
 	p.from = until
 	p.mu.Lock()
 	for _, w := range ws {
-		p.counts[w.Name]++
+		for _, t := range p.typesOf(w.Name) {
+			p.counts[t]++
+		}
 	}
 	p.mu.Unlock()
-	p.dst.queue.Push(ws...)
+	p.dst.Push(nil, ws...)
 }
 
 // collectOne runs one collector, turning a panic into an error: nothing the
@@ -261,7 +298,7 @@ func (p *Profiler) Flush(wait bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), p.s.StopTimeout)
 		defer cancel()
 		if err := p.dst.Flush(ctx); err != nil {
-			p.log.logf("warn", "flush: %v", err)
+			p.s.Log.Logf(logging.Warn, "flush: %v", err)
 		}
 	}
 }
@@ -279,32 +316,11 @@ func (p *Profiler) Stop() error {
 // StopContext is Stop with the delivery deadline taken from ctx.
 func (p *Profiler) StopContext(ctx context.Context) error {
 	p.stopOnce.Do(func() {
-		p.dst.MarkFinal() // before the last cut: its refusals count even if quick
-		close(p.stopCh)
-		<-p.done
-		if err := p.dst.Close(ctx); err != nil {
+		lastCut := func() { close(p.stopCh); <-p.done }
+		if err := p.dst.Close(ctx, lastCut); err != nil {
 			p.stopErr = err
-			p.log.logf("error", "stop: %v", err)
+			p.s.Log.Logf(logging.Error, "stop: %v", err)
 		}
 	})
 	return p.stopErr
-}
-
-// Stats says what the SDK has done since Start, so that a user can see that
-// profiling works: windows collected per profile family, and the delivery
-// counters (uploaded, retried, dropped, bytes sent, last error).
-type Stats struct {
-	Collected map[string]int64
-	upload.Stats
-}
-
-// Stats returns a snapshot of the counters. It is safe to call at any time.
-func (p *Profiler) Stats() Stats {
-	p.mu.Lock()
-	collected := make(map[string]int64, len(p.counts))
-	for k, v := range p.counts {
-		collected[k] = v
-	}
-	p.mu.Unlock()
-	return Stats{Collected: collected, Stats: p.dst.Stats()}
 }

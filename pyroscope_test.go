@@ -1,7 +1,6 @@
 package pyroscope
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,14 +11,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 func TestMain(m *testing.M) {
@@ -28,37 +29,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/pyroscope-sdk/pyroscope-go.blockedForever"))
 }
 
-// fakeClock is the scheduler's clock in tests: Advance moves time and fires
-// the ticker, so windows are cut without sleeping.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	ticks chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Unix(1_700_000_000, 0), ticks: make(chan time.Time)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
-
-// Advance moves the clock by d and delivers one tick to the scheduler.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
-	c.ticks <- now
-}
-
 // env is a fixed environment for start.
-func env(kv ...string) lookupEnv {
+func env(kv ...string) config.LookupEnv {
 	m := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
@@ -66,52 +38,7 @@ func env(kv ...string) lookupEnv {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-// burnCPU is the test's hot function. It runs until the process has used d
-// more CPU time, not d of wall time, so that a loaded machine still gives the
-// CPU profiler samples to take.
-//
-//go:noinline
-func burnCPU(d time.Duration) [32]byte {
-	var h [32]byte
-	for end := cpuTime() + d; cpuTime() < end; {
-		for range 1000 {
-			h = sha256.Sum256(h[:])
-		}
-	}
-	return h
-}
-
-// cpuTime is the CPU time this process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 var keepAlive [][]byte
-
-// allocKnown allocates n objects of size bytes each, and nothing else.
-//
-//go:noinline
-func allocKnown(n, size int) {
-	for range n {
-		allocSink = make([]byte, size)
-	}
-	allocSink = nil
-}
-
-// allocSink makes allocKnown's objects escape to the heap.
-var allocSink []byte
-
-// sampleEveryAllocation sets runtime.MemProfileRate to 1 for the test, so
-// heap values are exact rather than estimates with a sampling error.
-func sampleEveryAllocation(t *testing.T) {
-	old := runtime.MemProfileRate
-	runtime.MemProfileRate = 1
-	t.Cleanup(func() { runtime.MemProfileRate = old })
-}
 
 //go:noinline
 func allocBeforeStart(n, size int) {
@@ -121,26 +48,11 @@ func allocBeforeStart(n, size int) {
 	keepAlive = nil
 }
 
-func waitFor(t *testing.T, s *ingestServer, family string) received {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case r := <-s.got:
-			if r.family() == family {
-				return r
-			}
-		case <-timeout:
-			t.Fatalf("no %s upload arrived; got %d uploads", family, len(s.all()))
-		}
-	}
-}
-
 func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
-	sampleEveryAllocation(t)
+	proftest.SampleEveryAllocation(t)
 	allocBeforeStart(500, 64<<10)
-	srv := newIngestServer(t)
-	clk := newFakeClock()
+	srv := proftest.NewIngestServer(t)
+	clk := clocktest.NewFake()
 	p, err := start(Config{
 		ApplicationName: "checkout.api{env=test}",
 		ServerAddress:   srv.URL + "/prefix",
@@ -153,14 +65,14 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 	defer p.Stop()
 	from := clk.Now()
 
-	burnCPU(400 * time.Millisecond)
+	proftest.BurnCPU(400 * time.Millisecond)
 	const n, size = 1000, 64 << 10
-	allocKnown(n, size)
-	clk.Advance(15 * time.Second)
+	proftest.AllocKnown(n, size)
+	clk.Tick(15 * time.Second)
 
-	cpu := waitFor(t, srv, "cpu")
-	if got := valueOf(cpu.Profile, "samples", "burnCPU"); got == 0 {
-		t.Errorf("CPU window has no samples in burnCPU; functions: %v", functions(cpu.Profile))
+	cpu := srv.WaitFor(t, "cpu")
+	if got := proftest.ValueOf(cpu.Profile, "samples", "BurnCPU"); got == 0 {
+		t.Errorf("CPU window has no samples in BurnCPU; functions: %v", functions(cpu.Profile))
 	}
 	if cpu.Path != "/prefix/ingest" {
 		t.Errorf("path %q, want the prefix kept: /prefix/ingest", cpu.Path)
@@ -184,8 +96,8 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 		t.Errorf("User-Agent = %q", ua)
 	}
 
-	heap := waitFor(t, srv, "heap")
-	if before := valueOf(heap.Profile, "alloc_space", "allocBeforeStart"); before != 0 {
+	heap := srv.WaitFor(t, "heap")
+	if before := proftest.ValueOf(heap.Profile, "alloc_space", "allocBeforeStart"); before != 0 {
 		t.Errorf("the first heap window holds %d bytes allocated before Start", before)
 	}
 	// The runtime publishes allocations at the end of a GC cycle; the SDK
@@ -195,13 +107,13 @@ func TestCPUAndHeapWindowsArriveAtIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got int64
-	for _, r := range srv.all() {
-		if r.family() == "heap" {
-			got += allocatedOfSize(r.Profile, "allocKnown", size)
+	for _, r := range srv.All() {
+		if r.Family() == "heap" {
+			got += proftest.AllocatedOfSize(r.Profile, "AllocKnown", size)
 		}
 	}
 	if got != n*size {
-		t.Errorf("alloc_space in allocKnown summed over the windows = %d, want %d", got, n*size)
+		t.Errorf("alloc_space in AllocKnown summed over the windows = %d, want %d", got, n*size)
 	}
 	if cfg := heap.Config["inuse_space"]; cfg["aggregation"] != "average" {
 		t.Errorf("sample_type_config for inuse_space = %v, want aggregation average", cfg)
@@ -232,20 +144,20 @@ func TestTokenSources(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newIngestServer(t)
+			srv := proftest.NewIngestServer(t)
 			p, err := start(Config{
 				ApplicationName: "app",
 				ServerAddress:   srv.URL,
 				AuthToken:       tt.config,
 				ProfileTypes:    []ProfileType{ProfileGoroutines},
-			}, env(tt.env...), newFakeClock())
+			}, env(tt.env...), clocktest.NewFake())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := p.Stop(); err != nil {
 				t.Fatal(err)
 			}
-			r := waitFor(t, srv, "goroutines")
+			r := srv.WaitFor(t, "goroutines")
 			if got := r.Header.Get("Authorization"); got != tt.want {
 				t.Errorf("Authorization = %q, want %q", got, tt.want)
 			}
@@ -285,7 +197,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := start(tt.cfg, env(tt.env...), newFakeClock())
+			p, err := start(tt.cfg, env(tt.env...), clocktest.NewFake())
 			if err == nil {
 				p.Stop()
 				t.Fatalf("Start succeeded, want an error mentioning %q", tt.want)
@@ -302,14 +214,14 @@ func TestStartFailsWhileAnotherCPUProfileRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pprof.StopCPUProfile()
-	_, err := start(Config{ApplicationName: "app", ServerAddress: "file://" + t.TempDir()}, env(), newFakeClock())
+	_, err := start(Config{ApplicationName: "app", ServerAddress: "file://" + t.TempDir()}, env(), clocktest.NewFake())
 	if err == nil || !strings.Contains(err.Error(), "another CPU profile is already running") {
 		t.Fatalf("err = %v, want it to name the running CPU profile", err)
 	}
 }
 
 func TestEnvironmentFillsUnsetFields(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	p, err := start(Config{}, env(
 		"PYROSCOPE_APPLICATION_NAME", "envapp",
 		"PYROSCOPE_SERVER_ADDRESS", "http://wrong.invalid",
@@ -319,7 +231,7 @@ func TestEnvironmentFillsUnsetFields(t *testing.T) {
 		"PYROSCOPE_TENANT_ID", "tenant-7",
 		"PYROSCOPE_UPLOAD_RATE", "1m",
 		"PYROSCOPE_LOG_LEVEL", "off",
-	), newFakeClock())
+	), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,27 +241,27 @@ func TestEnvironmentFillsUnsetFields(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r := waitFor(t, srv, "goroutines")
+	r := srv.WaitFor(t, "goroutines")
 	if r.Query["name"] != "envapp{team=core,zone=a}" {
 		t.Errorf("name = %q", r.Query["name"])
 	}
 	if r.Header.Get("X-Scope-OrgID") != "tenant-7" {
 		t.Errorf("X-Scope-OrgID = %q", r.Header.Get("X-Scope-OrgID"))
 	}
-	if len(srv.all()) != 1 {
-		t.Errorf("got %d uploads, want only the goroutines type asked for", len(srv.all()))
+	if len(srv.All()) != 1 {
+		t.Errorf("got %d uploads, want only the goroutines type asked for", len(srv.All()))
 	}
 }
 
 func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	before := goleak.IgnoreCurrent()
 	p, err := start(Config{
 		ApplicationName: "app",
 		ServerAddress:   srv.URL,
 		ProfileTypes: []ProfileType{ProfileCPU, ProfileAllocSpace, ProfileInuseSpace, ProfileGoroutines,
 			ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,8 +272,8 @@ func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
 	// included; the test server's own connection goroutines are not ours.
 	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
 	got := map[string]int{}
-	for _, r := range srv.all() {
-		got[r.family()]++
+	for _, r := range srv.All() {
+		got[r.Family()]++
 	}
 	for _, f := range []string{"cpu", "heap", "goroutines", "mutex", "block"} {
 		if got[f] != 1 {
@@ -384,11 +296,11 @@ func TestDirectorySinkWritesProfilesPprofOpens(t *testing.T) {
 		ApplicationName: "dirapp",
 		ServerAddress:   "file://" + dir,
 		ProfileTypes:    []ProfileType{ProfileCPU, ProfileAllocSpace},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
-	burnCPU(300 * time.Millisecond)
+	proftest.BurnCPU(300 * time.Millisecond)
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -405,8 +317,8 @@ func TestDirectorySinkWritesProfilesPprofOpens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s does not parse as pprof: %v", files[0], err)
 	}
-	if valueOf(prof, "samples", "burnCPU") == 0 {
-		t.Errorf("no burnCPU samples in %s", files[0])
+	if proftest.ValueOf(prof, "samples", "BurnCPU") == 0 {
+		t.Errorf("no BurnCPU samples in %s", files[0])
 	}
 	if _, err := os.Stat(strings.TrimSuffix(files[0], ".pb.gz") + ".json"); err != nil {
 		t.Errorf("labels file missing: %v", err)
@@ -432,7 +344,7 @@ func TestContentionRatesSetAndRestored(t *testing.T) {
 				ApplicationName: "app", ServerAddress: "file://" + t.TempDir(),
 				ProfileTypes:         []ProfileType{ProfileMutexCount},
 				MutexProfileFraction: tt.fraction,
-			}, env(tt.env...), newFakeClock())
+			}, env(tt.env...), clocktest.NewFake())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -464,7 +376,7 @@ func startBlockOnly(t *testing.T, server string) *Profiler {
 	p, err := start(Config{
 		ApplicationName: "app", ServerAddress: server,
 		ProfileTypes: []ProfileType{ProfileBlockCount, ProfileBlockDuration},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,14 +388,14 @@ func startBlockOnly(t *testing.T, server string) *Profiler {
 // again, or every block window it sends is empty.
 func TestBlockProfileAfterRestart(t *testing.T) {
 	for run := range 2 {
-		srv := newIngestServer(t)
+		srv := proftest.NewIngestServer(t)
 		p := startBlockOnly(t, srv.URL)
 		blockOnChannel(20 * time.Millisecond)
 		if err := p.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		r := waitFor(t, srv, "block")
-		if got := valueOf(r.Profile, "delay", "blockOnChannel"); got <= 0 {
+		r := srv.WaitFor(t, "block")
+		if got := proftest.ValueOf(r.Profile, "delay", "blockOnChannel"); got <= 0 {
 			t.Errorf("run %d: block delay in blockOnChannel = %d, want > 0", run+1, got)
 		}
 	}
@@ -493,7 +405,7 @@ func TestBlockProfileAfterRestart(t *testing.T) {
 // design, seconds per window: the block profile must show the program's
 // blocking, not theirs.
 func TestBlockProfileLeavesOutOwnWaits(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	p := startBlockOnly(t, srv.URL)
 	blockOnChannel(20 * time.Millisecond)
 	// Delivering the first window ends the upload workers' and the
@@ -506,15 +418,15 @@ func TestBlockProfileLeavesOutOwnWaits(t *testing.T) {
 	}
 	var windows int
 	var user int64
-	for _, r := range srv.all() {
-		if r.family() != "block" {
+	for _, r := range srv.All() {
+		if r.Family() != "block" {
 			continue
 		}
 		windows++
-		user += valueOf(r.Profile, "delay", "blockOnChannel")
+		user += proftest.ValueOf(r.Profile, "delay", "blockOnChannel")
 		for _, s := range r.Profile.Sample {
 			for _, own := range []string{".(*Profiler).loop", ".(*Queue).work"} {
-				if stackHas(s, own) {
+				if proftest.StackEndsIn(s, own) {
 					t.Errorf("block window %d holds the profiler's own wait in %s: %v", windows, own, s.Value)
 				}
 			}
@@ -538,7 +450,7 @@ func TestStopReportsRejectedFinalWindow(t *testing.T) {
 		ApplicationName: "app", ServerAddress: srv.URL, AuthToken: "canary-secret-7f3a",
 		ProfileTypes: []ProfileType{ProfileGoroutines},
 		Logger:       recordingLogger{&mu, &logs},
-	}, env(), newFakeClock())
+	}, env(), clocktest.NewFake())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,7 +501,7 @@ func TestStartLogsHowProfilesAreRead(t *testing.T) {
 			ApplicationName: "app", ServerAddress: "file://" + t.TempDir(),
 			ProfileTypes: tc.types,
 			Logger:       recordingLogger{&mu, &logs},
-		}, env("PYROSCOPE_LOG_LEVEL", "info"), newFakeClock())
+		}, env("PYROSCOPE_LOG_LEVEL", "info"), clocktest.NewFake())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -619,10 +531,10 @@ func leakOne() {
 // leaked goroutine and not the healthy parked ones, where the runtime has
 // the profile; elsewhere Start says so at info and carries on.
 func TestGoroutineLeakWindows(t *testing.T) {
-	srv := newIngestServer(t)
+	srv := proftest.NewIngestServer(t)
 	var logs strings.Builder
 	var mu sync.Mutex
-	clk := newFakeClock()
+	clk := clocktest.NewFake()
 	p, err := start(Config{
 		ApplicationName: "app", ServerAddress: srv.URL,
 		ProfileTypes: []ProfileType{ProfileGoroutineLeak},
@@ -647,15 +559,15 @@ func TestGoroutineLeakWindows(t *testing.T) {
 
 	leakOne()
 	for {
-		clk.Advance(15 * time.Second)
-		w := waitFor(t, srv, "goroutine_leak")
+		clk.Tick(15 * time.Second)
+		w := srv.WaitFor(t, "goroutine_leak")
 		if got := w.Query["name"]; got != "app{}" {
 			t.Errorf("name = %q, want app{}", got)
 		}
-		if valueOf(w.Profile, "goroutineleak", "TestGoroutineLeakWindows.func") != 0 {
+		if proftest.ValueOf(w.Profile, "goroutineleak", "TestGoroutineLeakWindows.func") != 0 {
 			t.Fatalf("the leak window holds the healthy parked goroutine; functions %v", functions(w.Profile))
 		}
-		if valueOf(w.Profile, "goroutineleak", "blockedForever") > 0 {
+		if proftest.ValueOf(w.Profile, "goroutineleak", "blockedForever") > 0 {
 			return
 		}
 		// The leaked goroutine had not reached its receive yet: next window.

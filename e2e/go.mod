@@ -8,11 +8,7 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require (
-	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
-	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
-)
+require github.com/klauspost/compress v1.20.3 // indirect
 
 replace github.com/pyroscope-sdk/pyroscope-go => ../
 

@@ -135,7 +135,7 @@ func checkDelivered(t *testing.T, r run) {
 	}
 	if r.stats.Dropped > 0 {
 		// Go on: what did land still shows under which names.
-		t.Errorf("uploads: %d delivered, %d dropped (by family %v): the server refused what the SDK sent: %s", r.stats.Uploaded, r.stats.Dropped, r.stats.DroppedByName, r.stats.LastError)
+		t.Errorf("uploads: %d delivered, %d dropped (by type %v): the server refused what the SDK sent: %s", r.stats.Uploaded, r.stats.Dropped, r.stats.DroppedByType, r.stats.LastError)
 	}
 	if r.stats.Uploaded == 0 {
 		t.FailNow()

@@ -102,12 +102,12 @@ func connectPID(fs *flag.FlagSet, c *commonFlags, pid int, io *stdio) int {
 	if err != nil {
 		return fail(io, "connect", attachError(pid, err))
 	}
-	dst, err := newDestination(c, io.getenv, log.logf)
+	dst, err := newDestination(c, io.getenv, log)
 	if err != nil {
 		s.Close()
 		return usageError(io, "connect", err)
 	}
-	log.infof("profiling pid %d as %s", pid, dst.Destination)
+	log.Infof("profiling pid %d as %s", pid, dst.Destination)
 	cpu := newCPUWindows(s, dst, log, c.sampleRate)
 	tick := time.NewTicker(c.uploadRate)
 	defer tick.Stop()
@@ -117,17 +117,15 @@ loop:
 		case <-tick.C:
 			cpu.cut(time.Now())
 		case <-s.Done():
-			log.infof("pid %d exited", pid)
+			log.Infof("pid %d exited", pid)
 			break loop
 		case sig := <-sigs:
-			log.infof("%v: sending the last window", sig)
+			log.Infof("%v: sending the last window", sig)
 			break loop
 		}
 	}
-	dst.MarkFinal()
-	cpu.cut(time.Now())
-	cpu.close()
-	if err := dst.close(); err != nil {
+	lastCut := func() { cpu.cut(time.Now()); cpu.close() }
+	if err := dst.close(lastCut); err != nil {
 		return fail(io, "connect", err)
 	}
 	return exitOK
@@ -178,7 +176,7 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 	if err := c.validate(fs, def); err != nil {
 		return usageError(io, "connect", err)
 	}
-	dst, err := newDestination(c, io.getenv, log.logf)
+	dst, err := newDestination(c, io.getenv, log)
 	if err != nil {
 		return usageError(io, "connect", err)
 	}
@@ -186,7 +184,7 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 	var wg sync.WaitGroup
 	for _, p := range pullers {
 		labels := map[string]string{"instance": p.Host()}
-		log.infof("pulling %s as %s", p.Host(), dst.Describe(labels))
+		log.Infof("pulling %s as %s", p.Host(), dst.Describe(labels))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -194,11 +192,9 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 		}()
 	}
 	sig := <-sigs
-	log.infof("%v: sending the last windows", sig)
-	dst.MarkFinal()
-	stop()
-	wg.Wait()
-	if err := dst.close(); err != nil {
+	log.Infof("%v: sending the last windows", sig)
+	lastCut := func() { stop(); wg.Wait() } // each puller sends its last window
+	if err := dst.close(lastCut); err != nil {
 		return fail(io, "connect", err)
 	}
 	return exitOK
@@ -217,10 +213,10 @@ func pullLoop(ctx context.Context, p *pull.Puller, dst *destination, labels map[
 		switch {
 		case err != nil && !failing:
 			failing = true
-			log.warnf("%v (retrying every %s)", err, rate)
+			log.Warnf("%v (retrying every %s)", err, rate)
 		case err == nil && failing:
 			failing = false
-			log.infof("%s answers again", p.Host())
+			log.Infof("%s answers again", p.Host())
 		}
 		if len(ws) > 0 {
 			dst.push(labels, ws...)
@@ -236,7 +232,7 @@ func pullLoop(ctx context.Context, p *pull.Puller, dst *destination, labels map[
 				defer cancel()
 				ws, err := p.Cut(cut)
 				if err != nil {
-					log.warnf("pull %s: last window: %v", p.Host(), err)
+					log.Warnf("pull %s: last window: %v", p.Host(), err)
 				}
 				if len(ws) > 0 {
 					dst.push(labels, ws...)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // cpuWindows cuts the perf sampler's samples into windows and queues them.
@@ -24,27 +24,32 @@ func newCPUWindows(s *perf.Sampler, dst *destination, log *logger, rate int) *cp
 	return &cpuWindows{s: s, dst: dst, log: log, rate: rate, from: time.Now()}
 }
 
+// perfSampleTypes are those of the profiles the perf sampler writes: samples
+// and CPU time, both over the window.
+var perfSampleTypes = []window.SampleType{{Name: "samples"}, {Name: "cpu"}}
+
 // cut ends the current window at until and queues it.
 func (c *cpuWindows) cut(until time.Time) {
 	var buf bytes.Buffer
 	if err := c.s.Profile(&buf, c.from, until); err != nil {
-		c.log.errorf("cutting the CPU window: %v", err)
+		c.log.Errorf("cutting the CPU window: %v", err)
 		return
 	}
-	c.dst.push(nil, upload.Window{Name: upload.KindCPU, From: c.from, Until: until, Data: buf.Bytes(), SampleRate: c.rate})
+	c.dst.push(nil, window.Window{Name: window.KindCPU, From: c.from, Until: until, Data: buf.Bytes(),
+		SampleTypes: perfSampleTypes, SampleRate: c.rate})
 	c.from = until
 	st := c.s.Stats()
-	c.log.logf("debug", "cpu window: %d samples so far, %d records lost, %d mappings, %d threads in %d processes", st.Samples, st.Lost, st.Mappings, st.Threads, st.Processes)
+	c.log.Debugf("cpu window: %d samples so far, %d records lost, %d mappings, %d threads in %d processes", st.Samples, st.Lost, st.Mappings, st.Threads, st.Processes)
 }
 
 // close stops the sampler and reports lost records once.
 func (c *cpuWindows) close() {
 	st := c.s.Stats()
 	if st.Lost > 0 {
-		c.log.warnf("the kernel dropped %d perf records (buffers full) besides the %d samples read: samples are missing, or unsymbolized where a mapping was lost; try a lower --sample-rate", st.Lost, st.Samples)
+		c.log.Warnf("the kernel dropped %d perf records (buffers full) besides the %d samples read: samples are missing, or unsymbolized where a mapping was lost; try a lower --sample-rate", st.Lost, st.Samples)
 	}
 	if err := c.s.Close(); err != nil {
-		c.log.errorf("stopping the sampler: %v", err)
+		c.log.Errorf("stopping the sampler: %v", err)
 	}
 }
 

@@ -6,15 +6,16 @@ import (
 	"strings"
 	"time"
 
-	pyroscope "github.com/pyroscope-sdk/pyroscope-go"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // A destination is where the CLI's windows go: the SDK's own Destination
 // (configuration, validation, queue and backends), plus the configuration as
 // variables for a child process.
 type destination struct {
-	*pyroscope.Destination
+	*upload.Destination
 	env map[string]string
 }
 
@@ -25,12 +26,13 @@ const (
 )
 
 // newDestination turns the merged flags (whose application name is already
-// defaulted) into a pyroscope.Config and lets the SDK validate it. The token
-// is passed in Config only when given as a flag; from a variable the SDK
-// reads it itself, so that messages about a rejected token name the variable.
-func newDestination(c *commonFlags, getenv func(string) string, logf func(level, format string, args ...any)) (*destination, error) {
+// defaulted) into a configuration and resolves it as the SDK's Start does.
+// The token is passed in the configuration only when given as a flag; from a
+// variable the resolver reads it itself, so that messages about a rejected
+// token name the variable.
+func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*destination, error) {
 	given := c.given
-	cfg := pyroscope.Config{
+	cfg := config.Config{
 		ApplicationName: c.app,
 		ServerAddress:   c.server,
 		Protocol:        c.protocol,
@@ -39,7 +41,7 @@ func newDestination(c *commonFlags, getenv func(string) string, logf func(level,
 		SampleRate:      uint32(c.sampleRate),
 		UploadTimeout:   uploadTimeout,
 		StopTimeout:     closeTimeout,
-		Logger:          cliLogger{logf},
+		Logger:          log,
 	}
 	if given["auth-token"] {
 		cfg.AuthToken = c.token
@@ -61,35 +63,25 @@ func newDestination(c *commonFlags, getenv func(string) string, logf func(level,
 		v := getenv(k)
 		return v, v != ""
 	}
-	d, err := pyroscope.NewDestination(cfg, lookup)
-	if err != nil {
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "pyroscope: "))
+	s, err := config.Resolve(cfg, lookup)
+	if err == nil {
+		var d *upload.Destination
+		// The CLI sends as the SDK it is built from.
+		if d, err = upload.Open(s, "pyroscope-sdk-go/"+version); err == nil {
+			return &destination{Destination: d, env: s.Env()}, nil
+		}
 	}
-	return &destination{Destination: d, env: d.Env()}, nil
+	return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "pyroscope: "))
 }
 
-// close delivers what is queued within closeTimeout and reports what was not.
-func (d *destination) close() error {
+// close runs cutLast (nil: nothing more to send), which pushes the last
+// windows, delivers what is queued within closeTimeout and reports what was
+// not.
+func (d *destination) close(cutLast func()) error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	return d.Close(ctx)
+	return d.Close(ctx, cutLast)
 }
 
 // push queues windows under the destination's series, adding extra tags.
-func (d *destination) push(extra map[string]string, ws ...upload.Window) { d.Push(extra, ws...) }
-
-// cliLogger routes the SDK's log lines to the CLI's logger. The SDK sends
-// warnings to Errorf with a "warning: " prefix.
-type cliLogger struct {
-	logf func(level, format string, args ...any)
-}
-
-func (l cliLogger) Infof(format string, args ...any)  { l.logf("info", format, args...) }
-func (l cliLogger) Debugf(format string, args ...any) { l.logf("debug", format, args...) }
-func (l cliLogger) Errorf(format string, args ...any) {
-	if rest, ok := strings.CutPrefix(format, "warning: "); ok {
-		l.logf("warn", rest, args...)
-		return
-	}
-	l.logf("error", format, args...)
-}
+func (d *destination) push(extra map[string]string, ws ...window.Window) { d.Push(extra, ws...) }

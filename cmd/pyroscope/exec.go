@@ -90,7 +90,7 @@ func runExec(args []string, io *stdio) int {
 		return 127 // as a shell does for a command not found
 	}
 	log := newLogger(io.stderr, c.logLevel, c.noLogging)
-	dst, err := newDestination(&c, io.getenv, log.logf)
+	dst, err := newDestination(&c, io.getenv, log)
 	if err != nil {
 		return usageError(io, "exec", err)
 	}
@@ -112,13 +112,13 @@ func runExec(args []string, io *stdio) int {
 	defer signal.Stop(sigs)
 	sampler, startErr := startTraced(cmd, c.sampleRate, probeErr == nil)
 	if startErr != nil {
-		dst.close()
+		dst.close(nil)
 		return fail(io, "exec", fmt.Errorf("starting %s: %w", argv[0], startErr))
 	}
 	if probeErr != nil {
-		log.warnf("no CPU profile: %v; %s runs unprofiled by perf (if it links the SDK, it profiles its own CPU)", attachError(os.Getpid(), probeErr), argv[0])
+		log.Warnf("no CPU profile: %v; %s runs unprofiled by perf (if it links the SDK, it profiles its own CPU)", attachError(os.Getpid(), probeErr), argv[0])
 	}
-	log.infof("profiling %s (pid %d) as %s", argv[0], cmd.Process.Pid, dst.Destination)
+	log.Infof("profiling %s (pid %d) as %s", argv[0], cmd.Process.Pid, dst.Destination)
 
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -138,7 +138,7 @@ loop:
 				continue // the child, in our process group, got it too
 			}
 			if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				log.warnf("relaying %v to %s: %v", sig, argv[0], err)
+				log.Warnf("relaying %v to %s: %v", sig, argv[0], err)
 			}
 		case <-tick.C:
 			if cpu != nil {
@@ -148,13 +148,14 @@ loop:
 			break loop
 		}
 	}
-	dst.MarkFinal()
-	if cpu != nil {
-		cpu.cut(time.Now())
-		cpu.close()
+	lastCut := func() {
+		if cpu != nil {
+			cpu.cut(time.Now())
+			cpu.close()
+		}
 	}
-	if err := dst.close(); err != nil {
-		log.errorf("%v", err)
+	if err := dst.close(lastCut); err != nil {
+		log.Errorf("%v", err)
 	}
 	return exitStatus(cmd, waitErr, io)
 }

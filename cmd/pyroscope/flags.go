@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 )
 
@@ -149,8 +149,8 @@ func (c *commonFlags) validateNumbers() error {
 	if c.uploadRate < time.Second {
 		return fmt.Errorf("--upload-rate %s is too short: use 1s or more (default %s)", c.uploadRate, defaultUploadRate)
 	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error", "off"}, strings.ToLower(c.logLevel)) {
-		return fmt.Errorf("--log-level %q is unknown: use debug, info, warn, error or off", c.logLevel)
+	if _, err := logging.ParseLevel(c.logLevel); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
 	}
 	return nil
 }

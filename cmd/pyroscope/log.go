@@ -5,45 +5,45 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 )
 
 // logger writes the CLI's messages to stderr, one line each, prefixed so
-// they stand out from the child's own output.
+// they stand out from the child's own output. It is also the Logger the
+// SDK's destination writes to, Warnf included, so every line has its level
+// from where it was written.
 type logger struct {
 	mu  sync.Mutex
 	out io.Writer
-	min int
+	min logging.Level
 }
 
-var levels = map[string]int{"debug": 0, "info": 1, "warn": 2, "error": 3, "off": 4}
-
+// newLogger writes lines at level or above (info when level does not
+// parse; flags checked it), and only errors when quiet.
 func newLogger(out io.Writer, level string, quiet bool) *logger {
-	l := &logger{out: out, min: levels["info"]}
-	if n, ok := levels[strings.ToLower(level)]; ok {
-		l.min = n
+	l := &logger{out: out, min: logging.Info}
+	if lv, err := logging.ParseLevel(level); err == nil {
+		l.min = lv
 	}
-	if quiet && l.min < levels["error"] {
-		l.min = levels["error"]
+	if quiet && l.min < logging.Error {
+		l.min = logging.Error
 	}
 	return l
 }
 
-// logf has the signature upload.QueueOptions.Logf and internal/pull take.
-func (l *logger) logf(level, format string, args ...any) {
-	n, ok := levels[level]
-	if !ok {
-		n = levels["info"]
-	}
-	if n < l.min {
+// logf is a logging.Func, the form internal/pull and the upload queue take.
+func (l *logger) logf(level logging.Level, format string, args ...any) {
+	if level < l.min {
 		return
 	}
 	prefix := "pyroscope: "
 	switch level {
-	case "warn":
+	case logging.Warn:
 		prefix += "warning: "
-	case "error":
+	case logging.Error:
 		prefix += "error: "
-	case "debug":
+	case logging.Debug:
 		prefix += "debug: "
 	}
 	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
@@ -52,6 +52,7 @@ func (l *logger) logf(level, format string, args ...any) {
 	fmt.Fprintln(l.out, prefix+msg)
 }
 
-func (l *logger) infof(format string, args ...any)  { l.logf("info", format, args...) }
-func (l *logger) warnf(format string, args ...any)  { l.logf("warn", format, args...) }
-func (l *logger) errorf(format string, args ...any) { l.logf("error", format, args...) }
+func (l *logger) Debugf(format string, args ...any) { l.logf(logging.Debug, format, args...) }
+func (l *logger) Infof(format string, args ...any)  { l.logf(logging.Info, format, args...) }
+func (l *logger) Warnf(format string, args ...any)  { l.logf(logging.Warn, format, args...) }
+func (l *logger) Errorf(format string, args ...any) { l.logf(logging.Error, format, args...) }

@@ -7,6 +7,8 @@ package collect
 import (
 	"io"
 	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // A Collector produces one profile per window. Collect and Close are called
@@ -17,6 +19,9 @@ type Collector interface {
 	// to w. For cumulative profiles it holds only what changed since the
 	// previous Collect (or since the collector was made, for the first).
 	Collect(w io.Writer, from, until time.Time) error
+	// SampleTypes describes the sample types Collect writes, in order, and
+	// which of them are snapshots.
+	SampleTypes() []window.SampleType
 	// Close releases what the collector holds: it stops the CPU profiler and
 	// restores runtime rates the collector changed.
 	Close() error

@@ -7,6 +7,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
@@ -94,21 +95,21 @@ func (b *Builder) Begin(h Header) {
 	b.dynIndex[""] = 0
 
 	for _, vt := range h.SampleTypes {
-		b.body = b.valueType(b.body, profSampleType, vt)
+		b.body = b.valueType(b.body, pprofwire.ProfileSampleType, vt)
 	}
-	b.body = b.valueType(b.body, profPeriodType, h.PeriodType)
-	b.body = appendInt(b.body, profPeriod, h.Period)
-	b.body = appendInt(b.body, profTimeNanos, h.TimeNanos)
-	b.body = appendInt(b.body, profDurationNanos, h.DurationNanos)
+	b.body = b.valueType(b.body, pprofwire.ProfilePeriodType, h.PeriodType)
+	b.body = appendInt(b.body, pprofwire.ProfilePeriod, h.Period)
+	b.body = appendInt(b.body, pprofwire.ProfileTimeNanos, h.TimeNanos)
+	b.body = appendInt(b.body, pprofwire.ProfileDurationNanos, h.DurationNanos)
 	if h.DefaultSampleType != "" {
-		b.body = appendInt(b.body, profDefaultSampleType, b.dyn(h.DefaultSampleType))
+		b.body = appendInt(b.body, pprofwire.ProfileDefaultSampleType, b.dyn(h.DefaultSampleType))
 	}
 }
 
 func (b *Builder) valueType(buf []byte, field int, vt ValueType) []byte {
 	buf, start := startMessage(buf, field)
-	buf = appendInt(buf, valueTypeType, b.dyn(vt.Type))
-	buf = appendInt(buf, valueTypeUnit, b.dyn(vt.Unit))
+	buf = appendInt(buf, pprofwire.ValueTypeType, b.dyn(vt.Type))
+	buf = appendInt(buf, pprofwire.ValueTypeUnit, b.dyn(vt.Unit))
 	return endMessage(buf, start)
 }
 
@@ -155,12 +156,12 @@ func (b *Builder) Sample(locs []uint32, values []int64, labels []Label) {
 	// the next sample's values), which gzip finds more cheaply. On the
 	// idle-rich benchmark's heap profile this makes the gzipped profile 7%
 	// smaller at the same compression level.
-	buf, start := startMessage(b.body, profSample)
+	buf, start := startMessage(b.body, pprofwire.ProfileSample)
 	size := 0
 	for _, v := range values {
 		size += protowire.SizeVarint(uint64(v))
 	}
-	buf = protowire.AppendBytesHeader(buf, sampleValue, size)
+	buf = protowire.AppendBytesHeader(buf, pprofwire.SampleValue, size)
 	for _, v := range values {
 		buf = protowire.AppendVarint(buf, uint64(v))
 	}
@@ -175,19 +176,19 @@ func (b *Builder) Sample(locs []uint32, values []int64, labels []Label) {
 			}
 			size += protowire.SizeVarint(b.locID[i])
 		}
-		buf = protowire.AppendBytesHeader(buf, sampleLocationID, size)
+		buf = protowire.AppendBytesHeader(buf, pprofwire.SampleLocationID, size)
 		for _, id := range locs {
 			buf = protowire.AppendVarint(buf, b.locID[id-1])
 		}
 	}
 	for _, l := range labels {
 		var ls int
-		buf, ls = startMessage(buf, sampleLabel)
-		buf = appendInt(buf, labelKey, b.dyn(l.Key))
+		buf, ls = startMessage(buf, pprofwire.SampleLabel)
+		buf = appendInt(buf, pprofwire.LabelKey, b.dyn(l.Key))
 		if l.Num != 0 {
-			buf = appendInt(buf, labelNum, l.Num)
+			buf = appendInt(buf, pprofwire.LabelNum, l.Num)
 		} else {
-			buf = appendInt(buf, labelStr, b.dyn(l.Str))
+			buf = appendInt(buf, pprofwire.LabelStr, b.dyn(l.Str))
 		}
 		buf = endMessage(buf, ls)
 	}
@@ -206,20 +207,20 @@ func (b *Builder) Finish(w io.Writer) error {
 	for _, i := range b.usedLocs {
 		loc := &sym.locs[i]
 		var start int
-		buf, start = startMessage(buf, profLocation)
-		buf = appendUint(buf, locationID, b.locID[i])
-		buf = appendUint(buf, locationMapping, loc.mapping)
-		buf = appendUint(buf, locationAddress, loc.addr)
+		buf, start = startMessage(buf, pprofwire.ProfileLocation)
+		buf = appendUint(buf, pprofwire.LocationID, b.locID[i])
+		buf = appendUint(buf, pprofwire.LocationMapping, loc.mapping)
+		buf = appendUint(buf, pprofwire.LocationAddress, loc.addr)
 		for _, ln := range loc.lines {
 			var ls int
-			buf, ls = startMessage(buf, locationLine)
+			buf, ls = startMessage(buf, pprofwire.LocationLine)
 			if b.funcSeen[ln.fn] != b.epoch {
 				b.funcSeen[ln.fn] = b.epoch
 				b.usedFns = append(b.usedFns, ln.fn)
 				b.funcID[ln.fn] = uint64(len(b.usedFns))
 			}
-			buf = appendUint(buf, lineFunction, b.funcID[ln.fn])
-			buf = appendInt(buf, lineLine, ln.line)
+			buf = appendUint(buf, pprofwire.LineFunction, b.funcID[ln.fn])
+			buf = appendInt(buf, pprofwire.LineLine, ln.line)
 			buf = endMessage(buf, ls)
 		}
 		buf = endMessage(buf, start)
@@ -228,32 +229,32 @@ func (b *Builder) Finish(w io.Writer) error {
 		fn := &sym.funcs[i]
 		name := b.symString(fn.name)
 		var start int
-		buf, start = startMessage(buf, profFunction)
-		buf = appendUint(buf, functionID, b.funcID[i])
-		buf = appendInt(buf, functionName, name)
-		buf = appendInt(buf, functionSystemName, name)
-		buf = appendInt(buf, functionFilename, b.symString(fn.file))
-		buf = appendInt(buf, functionStartLine, fn.startLine)
+		buf, start = startMessage(buf, pprofwire.ProfileFunction)
+		buf = appendUint(buf, pprofwire.FunctionID, b.funcID[i])
+		buf = appendInt(buf, pprofwire.FunctionName, name)
+		buf = appendInt(buf, pprofwire.FunctionSystemName, name)
+		buf = appendInt(buf, pprofwire.FunctionFilename, b.symString(fn.file))
+		buf = appendInt(buf, pprofwire.FunctionStartLine, fn.startLine)
 		buf = endMessage(buf, start)
 	}
 	for i, m := range sym.mappings {
 		var start int
-		buf, start = startMessage(buf, profMapping)
-		buf = appendUint(buf, mappingID, uint64(i)+1)
-		buf = appendUint(buf, mappingStart, m.Start)
-		buf = appendUint(buf, mappingLimit, m.Limit)
-		buf = appendUint(buf, mappingOffset, m.Offset)
-		buf = appendInt(buf, mappingFilename, b.dyn(m.File))
-		buf = appendInt(buf, mappingBuildID, b.dyn(m.BuildID))
+		buf, start = startMessage(buf, pprofwire.ProfileMapping)
+		buf = appendUint(buf, pprofwire.MappingID, uint64(i)+1)
+		buf = appendUint(buf, pprofwire.MappingStart, m.Start)
+		buf = appendUint(buf, pprofwire.MappingLimit, m.Limit)
+		buf = appendUint(buf, pprofwire.MappingOffset, m.Offset)
+		buf = appendInt(buf, pprofwire.MappingFilename, b.dyn(m.File))
+		buf = appendInt(buf, pprofwire.MappingBuildID, b.dyn(m.BuildID))
 		hasFuncs := !sym.mapFail[i]
-		buf = appendBool(buf, mappingHasFunctions, hasFuncs)
-		buf = appendBool(buf, mappingHasFilenames, hasFuncs)
-		buf = appendBool(buf, mappingHasLines, hasFuncs)
-		buf = appendBool(buf, mappingHasInline, hasFuncs)
+		buf = appendBool(buf, pprofwire.MappingHasFunctions, hasFuncs)
+		buf = appendBool(buf, pprofwire.MappingHasFilenames, hasFuncs)
+		buf = appendBool(buf, pprofwire.MappingHasLines, hasFuncs)
+		buf = appendBool(buf, pprofwire.MappingHasInline, hasFuncs)
 		buf = endMessage(buf, start)
 	}
 	for _, s := range b.table {
-		buf = protowire.AppendString(buf, profStringTable, s)
+		buf = protowire.AppendString(buf, pprofwire.ProfileStringTable, s)
 	}
 	b.body = buf
 

@@ -2,57 +2,6 @@ package pprofenc
 
 import "github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 
-// Protocol buffer field numbers of profile.proto (github.com/google/pprof).
-const (
-	profSampleType        = 1
-	profSample            = 2
-	profMapping           = 3
-	profLocation          = 4
-	profFunction          = 5
-	profStringTable       = 6
-	profTimeNanos         = 9
-	profDurationNanos     = 10
-	profPeriodType        = 11
-	profPeriod            = 12
-	profDefaultSampleType = 14
-
-	valueTypeType = 1
-	valueTypeUnit = 2
-
-	sampleLocationID = 1
-	sampleValue      = 2
-	sampleLabel      = 3
-
-	labelKey = 1
-	labelStr = 2
-	labelNum = 3
-
-	mappingID           = 1
-	mappingStart        = 2
-	mappingLimit        = 3
-	mappingOffset       = 4
-	mappingFilename     = 5
-	mappingBuildID      = 6
-	mappingHasFunctions = 7
-	mappingHasFilenames = 8
-	mappingHasLines     = 9
-	mappingHasInline    = 10
-
-	locationID      = 1
-	locationMapping = 2
-	locationAddress = 3
-	locationLine    = 4
-
-	lineFunction = 1
-	lineLine     = 2
-
-	functionID         = 1
-	functionName       = 2
-	functionSystemName = 3
-	functionFilename   = 4
-	functionStartLine  = 5
-)
-
 // appendUint appends a varint field, omitting it when zero as proto3 does.
 func appendUint(b []byte, field int, v uint64) []byte {
 	if v == 0 {

@@ -95,10 +95,18 @@ func Sum(p *profile.Profile, typ, fn string) (sum int64, ok bool) {
 	return sum, true
 }
 
+// stackHas reports whether a frame of s is in a function whose name
+// contains fn.
 func stackHas(s *profile.Sample, fn string) bool {
+	return stackMatches(s, func(name string) bool { return strings.Contains(name, fn) })
+}
+
+// stackMatches reports whether a frame of s is in a function whose name
+// match accepts.
+func stackMatches(s *profile.Sample, match func(name string) bool) bool {
 	for _, loc := range s.Location {
 		for _, l := range loc.Line {
-			if l.Function != nil && strings.Contains(l.Function.Name, fn) {
+			if l.Function != nil && match(l.Function.Name) {
 				return true
 			}
 		}

@@ -21,7 +21,8 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // maxBody bounds what is read from one endpoint, so that a wrong URL cannot
@@ -33,14 +34,13 @@ type Options struct {
 	// URL is the program's address, "http://host:port", optionally with the
 	// path prefix under which /debug/pprof/ is served.
 	URL string
-	// Kinds lists the profile families to pull (upload.KindCPU and the
+	// Kinds lists the profile families to pull (window.KindCPU and the
 	// others); nil means all five.
 	Kinds []string
 	// Client sends the requests; nil means a plain *http.Client.
 	Client *http.Client
-	// Logf receives the puller's messages ("debug", "info", "warn", "error");
-	// nil discards them.
-	Logf func(level, format string, args ...any)
+	// Logf receives the puller's messages; nil discards them.
+	Logf logging.Func
 }
 
 // A Puller reads one program's profiles window after window. It is not safe
@@ -49,7 +49,7 @@ type Puller struct {
 	base   *url.URL
 	kinds  []string
 	client *http.Client
-	logf   func(level, format string, args ...any)
+	logf   logging.Func
 
 	cumulative map[string]*cumulative // heap, mutex, block
 	last       time.Time              // when the cumulative profiles were last read
@@ -71,12 +71,12 @@ func New(opts Options) (*Puller, error) {
 		cumulative: map[string]*cumulative{},
 	}
 	if len(p.kinds) == 0 {
-		p.kinds = []string{upload.KindCPU, upload.KindHeap, upload.KindGoroutines, upload.KindMutex, upload.KindBlock}
+		p.kinds = []string{window.KindCPU, window.KindHeap, window.KindGoroutines, window.KindMutex, window.KindBlock}
 	}
 	for _, k := range p.kinds {
 		switch k {
-		case upload.KindCPU, upload.KindGoroutines:
-		case upload.KindHeap, upload.KindMutex, upload.KindBlock:
+		case window.KindCPU, window.KindGoroutines:
+		case window.KindHeap, window.KindMutex, window.KindBlock:
 			p.cumulative[k] = newCumulative(k)
 		default:
 			return nil, fmt.Errorf("pull: unknown profile kind %q", k)
@@ -86,7 +86,7 @@ func New(opts Options) (*Puller, error) {
 		p.client = &http.Client{}
 	}
 	if p.logf == nil {
-		p.logf = func(string, string, ...any) {}
+		p.logf = func(logging.Level, string, ...any) {}
 	}
 	return p, nil
 }
@@ -183,9 +183,9 @@ func (p *Puller) Probe(ctx context.Context) error {
 // heap window is.
 func cumulativeEndpoint(kind string) (string, url.Values) {
 	switch kind {
-	case upload.KindHeap:
+	case window.KindHeap:
 		return "heap", url.Values{"gc": {"1"}}
-	case upload.KindMutex:
+	case window.KindMutex:
 		return "mutex", nil
 	default:
 		return "block", nil
@@ -215,10 +215,10 @@ func (p *Puller) fetchProfile(ctx context.Context, kind string) (*profile.Profil
 //
 // A failing kind is logged and left out; Pull fails only when nothing could
 // be read.
-func (p *Puller) Pull(ctx, cut context.Context, d time.Duration) ([]upload.Window, error) {
-	var out []upload.Window
+func (p *Puller) Pull(ctx, cut context.Context, d time.Duration) ([]window.Window, error) {
+	var out []window.Window
 	var errs []error
-	if p.wants(upload.KindCPU) {
+	if p.wants(window.KindCPU) {
 		w, err := p.pullCPU(ctx, d)
 		switch {
 		case err == nil:
@@ -242,7 +242,7 @@ func (p *Puller) Pull(ctx, cut context.Context, d time.Duration) ([]upload.Windo
 		return nil, fmt.Errorf("pull: %s: %w", p.base.Redacted(), errors.Join(errs...))
 	}
 	for _, err := range errs {
-		p.logf("warn", "pull %s: %v", p.base.Redacted(), err)
+		p.logf(logging.Warn, "pull %s: %v", p.base.Redacted(), err)
 	}
 	return out, nil
 }
@@ -256,7 +256,7 @@ func (p *Puller) wants(kind string) bool {
 	return false
 }
 
-func (p *Puller) pullCPU(ctx context.Context, d time.Duration) (upload.Window, error) {
+func (p *Puller) pullCPU(ctx context.Context, d time.Duration) (window.Window, error) {
 	secs := int(math.Round(d.Seconds()))
 	if secs < 1 {
 		secs = 1
@@ -271,34 +271,39 @@ func (p *Puller) pullCPU(ctx context.Context, d time.Duration) (upload.Window, e
 			// (the program's own SDK, another puller) holds the one CPU
 			// profiler a Go process has.
 			p.warnedCPU = true
-			p.logf("warn", "pull %s: no CPU profile: %v (only one CPU profile can run in a Go process at a time)", p.base.Redacted(), err)
+			p.logf(logging.Warn, "pull %s: no CPU profile: %v (only one CPU profile can run in a Go process at a time)", p.base.Redacted(), err)
 		}
-		return upload.Window{}, fmt.Errorf("cpu: %w", err)
+		return window.Window{}, fmt.Errorf("cpu: %w", err)
 	}
 	// The body is net/http/pprof's gzipped profile; check that it parses
 	// before it is queued.
-	if _, err := parse(p.endpoint("profile", url.Values{"seconds": {fmt.Sprint(secs)}}), body); err != nil {
-		return upload.Window{}, fmt.Errorf("cpu profile: %w", err)
+	prof, err := parse(p.endpoint("profile", url.Values{"seconds": {fmt.Sprint(secs)}}), body)
+	if err != nil {
+		return window.Window{}, fmt.Errorf("cpu profile: %w", err)
 	}
-	return upload.Window{Name: upload.KindCPU, From: from, Until: until, Data: body}, nil
+	return window.Window{Name: window.KindCPU, From: from, Until: until, Data: body,
+		SampleTypes: sampleTypes(prof, func(string) bool { return false })}, nil
 }
 
 // Cut reads the goroutine snapshot and the cumulative profiles now and
 // returns their windows since the previous Cut (or Probe).
-func (p *Puller) Cut(ctx context.Context) ([]upload.Window, error) {
-	var out []upload.Window
+func (p *Puller) Cut(ctx context.Context) ([]window.Window, error) {
+	var out []window.Window
 	var errs []error
 	from := p.last
 	until := time.Now()
-	if p.wants(upload.KindGoroutines) {
+	if p.wants(window.KindGoroutines) {
 		body, err := p.fetch(ctx, "goroutine", nil)
+		var prof *profile.Profile
 		if err == nil {
-			_, err = parse(p.endpoint("goroutine", nil), body)
+			prof, err = parse(p.endpoint("goroutine", nil), body)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("goroutine: %w", err))
 		} else {
-			out = append(out, upload.Window{Name: upload.KindGoroutines, From: from, Until: until, Data: body})
+			// The goroutine count is a snapshot at the window's end.
+			out = append(out, window.Window{Name: window.KindGoroutines, From: from, Until: until, Data: body,
+				SampleTypes: sampleTypes(prof, func(string) bool { return true })})
 		}
 	}
 	for _, kind := range p.kinds {
@@ -314,16 +319,16 @@ func (p *Puller) Cut(ctx context.Context) ([]upload.Window, error) {
 		if len(prof.Sample) == 0 {
 			if !c.warnedEmpty {
 				c.warnedEmpty = true
-				p.logf("info", "pull %s: the %s profile is empty%s", p.base.Redacted(), kind, emptyHint(kind))
+				p.logf(logging.Info, "pull %s: the %s profile is empty%s", p.base.Redacted(), kind, emptyHint(kind))
 			}
 			continue
 		}
-		data, err := c.window(prof, from, until)
+		data, types, err := c.window(prof, from, until)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", kind, err))
 			continue
 		}
-		out = append(out, upload.Window{Name: kind, From: from, Until: until, Data: data})
+		out = append(out, window.Window{Name: kind, From: from, Until: until, Data: data, SampleTypes: types})
 	}
 	p.last = until
 	return out, errors.Join(errs...)
@@ -331,9 +336,9 @@ func (p *Puller) Cut(ctx context.Context) ([]upload.Window, error) {
 
 func emptyHint(kind string) string {
 	switch kind {
-	case upload.KindMutex:
+	case window.KindMutex:
 		return ": the program records mutex contention only after it calls runtime.SetMutexProfileFraction with a value above 0"
-	case upload.KindBlock:
+	case window.KindBlock:
 		return ": the program records blocking only after it calls runtime.SetBlockProfileRate with a value above 0"
 	}
 	return ""

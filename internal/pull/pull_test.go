@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/pprof"
@@ -18,8 +19,9 @@ import (
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
-	"github.com/pyroscope-sdk/pyroscope-go/upload"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 func TestMain(m *testing.M) {
@@ -124,7 +126,7 @@ func TestDeltasSumOverWindows(t *testing.T) {
 	pullTestContend(20)
 	mutexBefore := sumFor(t, fetchRaw(t, srv.URL+"/debug/pprof/mutex"), "delay", "pullTestContend")
 
-	p, err := New(Options{URL: srv.URL, Kinds: []string{upload.KindHeap, upload.KindMutex, upload.KindGoroutines}})
+	p, err := New(Options{URL: srv.URL, Kinds: []string{window.KindHeap, window.KindMutex, window.KindGoroutines}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,18 +151,25 @@ func TestDeltasSumOverWindows(t *testing.T) {
 			if !w.From.Before(w.Until) {
 				t.Errorf("%s window [%v, %v) is empty", w.Name, w.From, w.Until)
 			}
+			if got, want := fmt.Sprint(w.SampleTypes), map[string]string{
+				window.KindHeap:       "[{alloc_objects false} {alloc_space false} {inuse_objects true} {inuse_space true}]",
+				window.KindMutex:      "[{contentions false} {delay false}]",
+				window.KindGoroutines: "[{goroutine true}]",
+			}[w.Name]; got != want {
+				t.Errorf("%s window sample types %s, want %s", w.Name, got, want)
+			}
 			switch w.Name {
-			case upload.KindHeap:
+			case window.KindHeap:
 				// Only pullTestAlloc's own 4 KiB objects: under load the
 				// runtime once charged it with a 112-byte object of its own.
 				objects += sumOfSize(t, w.Data, "alloc_objects", "pullTestAlloc", 4096)
 				space += sumOfSize(t, w.Data, "alloc_space", "pullTestAlloc", 4096)
-			case upload.KindMutex:
+			case window.KindMutex:
 				delay += sumFor(t, w.Data, "delay", "pullTestContend")
 			}
 		}
 	}
-	if kinds[upload.KindHeap] != 3 || kinds[upload.KindMutex] != 3 || kinds[upload.KindGoroutines] != 3 {
+	if kinds[window.KindHeap] != 3 || kinds[window.KindMutex] != 3 || kinds[window.KindGoroutines] != 3 {
 		t.Errorf("windows per kind = %v, want 3 heap, 3 mutex and 3 goroutines", kinds)
 	}
 	if objects != 1000 || space != 1000*4096 {
@@ -174,7 +183,7 @@ func TestDeltasSumOverWindows(t *testing.T) {
 
 func TestPullCPU(t *testing.T) {
 	srv := pprofServer(t)
-	p, err := New(Options{URL: srv.URL + "/", Kinds: []string{upload.KindCPU}})
+	p, err := New(Options{URL: srv.URL + "/", Kinds: []string{window.KindCPU}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +194,7 @@ func TestPullCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ws) != 1 || ws[0].Name != upload.KindCPU {
+	if len(ws) != 1 || ws[0].Name != window.KindCPU {
 		t.Fatalf("got %d windows, want one cpu window", len(ws))
 	}
 	prof, err := profile.ParseData(ws[0].Data)
@@ -194,6 +203,9 @@ func TestPullCPU(t *testing.T) {
 	}
 	if len(prof.SampleType) == 0 || prof.SampleType[0].Type != "samples" {
 		t.Errorf("cpu window sample types %v, want samples first", prof.SampleType)
+	}
+	if got := fmt.Sprint(ws[0].SampleTypes); got != "[{samples false} {cpu false}]" {
+		t.Errorf("cpu window says its sample types are %s, want samples and cpu, both changes", got)
 	}
 }
 
@@ -229,8 +241,8 @@ func TestEmptyMutexProfileIsExplained(t *testing.T) {
 	defer runtime.SetMutexProfileFraction(prev)
 	srv := pprofServer(t)
 	var logs []string
-	p, err := New(Options{URL: srv.URL, Kinds: []string{upload.KindMutex}, Logf: func(level, format string, args ...any) {
-		logs = append(logs, level+": "+format)
+	p, err := New(Options{URL: srv.URL, Kinds: []string{window.KindMutex}, Logf: func(level logging.Level, format string, args ...any) {
+		logs = append(logs, level.String()+": "+format)
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// parseAppName splits "app{k=v,k2=v2}" into the name and its tags.
+func parseAppName(s string) (string, map[string]string, error) {
+	tags := map[string]string{}
+	name := s
+	if i := strings.IndexByte(s, '{'); i >= 0 {
+		if !strings.HasSuffix(s, "}") {
+			return "", nil, fmt.Errorf("%q has '{' without a closing '}' at the end: write \"app{key=value}\"", s)
+		}
+		name = s[:i]
+		body := s[i+1 : len(s)-1]
+		if strings.TrimSpace(body) != "" {
+			var err error
+			if tags, err = parseTagList(body); err != nil {
+				return "", nil, fmt.Errorf("%q: %w", s, err)
+			}
+		}
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", nil, fmt.Errorf("%q has no name before its tags", s)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune("{}=, \t\"", r) {
+			return "", nil, fmt.Errorf("%q contains %q, which breaks the app{k=v} series syntax: use letters, digits, '.', '-', '_' or '/'", name, r)
+		}
+	}
+	return name, tags, nil
+}
+
+// parseTagList parses "k=v,k2=v2", the form of PYROSCOPE_TAGS and of the tags
+// inside an application name.
+func parseTagList(s string) (map[string]string, error) {
+	tags := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("tag %q has no '=': write key=value", kv)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if err := validateTag(k, v); err != nil {
+			return nil, err
+		}
+		if _, dup := tags[k]; dup {
+			return nil, fmt.Errorf("tag key %q appears twice", k)
+		}
+		tags[k] = v
+	}
+	return tags, nil
+}
+
+// ValidateTags checks tags with the rules Start applies to Config.Tags, for
+// tags a caller adds to a series (the CLI's --tag and the pulled instance).
+func ValidateTags(tags map[string]string) error {
+	for k, v := range tags {
+		if err := validateTag(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateTag accepts keys of letters, digits and '_' not starting with a
+// digit (Pyroscope 0.37 rejects a whole upload for a '.' in a key, and Parca
+// needs Prometheus label names), not reserved ("__" prefix), and values
+// without the characters that break "app{k=v}": { } , = and control
+// characters.
+func validateTag(k, v string) error {
+	if k == "" {
+		return fmt.Errorf("empty tag key (value %q)", v)
+	}
+	if strings.HasPrefix(k, "__") {
+		return fmt.Errorf("tag key %q starts with \"__\", which is reserved for the server", k)
+	}
+	for i, r := range k {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Errorf("tag key %q contains %q: keys are letters, digits and '_', not starting with a digit (servers reject others)", k, r)
+		}
+	}
+	if v == "" {
+		return fmt.Errorf("tag %q has an empty value", k)
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune("{},=", r) {
+			return fmt.Errorf("tag %q value %q contains %q, which breaks the app{k=v} series syntax", k, v, r)
+		}
+	}
+	return nil
+}

@@ -5,6 +5,5 @@ go 1.25.0
 require (
 	github.com/google/pprof v0.0.0-20260902005441-ca85771921e4
 	github.com/klauspost/compress v1.20.3
-	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.47.0
 )

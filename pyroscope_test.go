@@ -15,18 +15,18 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	"go.uber.org/goleak"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/leaktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
 
 func TestMain(m *testing.M) {
 	// TestGoroutineLeakWindows leaks a goroutine on purpose: no one can
 	// ever wake it.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/pyroscope-sdk/pyroscope-go.blockedForever"))
+	leaktest.VerifyTestMain(m, "github.com/pyroscope-sdk/pyroscope-go.blockedForever")
 }
 
 // env is a fixed environment for start.
@@ -255,7 +255,7 @@ func TestEnvironmentFillsUnsetFields(t *testing.T) {
 
 func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
 	srv := proftest.NewIngestServer(t)
-	before := goleak.IgnoreCurrent()
+	before := leaktest.Current()
 	p, err := start(Config{
 		ApplicationName: "app",
 		ServerAddress:   srv.URL,
@@ -270,7 +270,9 @@ func TestStopDeliversLastWindowOfEveryType(t *testing.T) {
 	}
 	// No goroutine of the SDK outlives Stop, keep-alive connections
 	// included; the test server's own connection goroutines are not ours.
-	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("net/http.(*conn).serve"))
+	if err := before.Since("net/http.(*conn).serve"); err != nil {
+		t.Error(err)
+	}
 	got := map[string]int{}
 	for _, r := range srv.All() {
 		got[r.Family()]++

@@ -5,11 +5,8 @@ go 1.25.0
 require (
 	github.com/google/pprof v0.0.0-20260902005441-ca85771921e4
 	github.com/pyroscope-sdk/pyroscope-go v0.0.0
-	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.47.0
 )
-
-require github.com/klauspost/compress v1.20.3 // indirect
 
 // The CLI is built from the SDK next to it: in a checkout, its own
 // internal packages; see the README on installing a release.

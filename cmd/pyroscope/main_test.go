@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/leaktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 )
@@ -61,8 +61,8 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreTopFunction("os/signal.signal_recv"), goleak.IgnoreTopFunction("os/signal.loop")); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
+		if err := leaktest.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "leaktest:", err)
 			code = 1
 		}
 	}

@@ -13,14 +13,14 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	"go.uber.org/goleak"
 
 	pyroscope "github.com/pyroscope-sdk/pyroscope-go"
 	pprofhttp "github.com/pyroscope-sdk/pyroscope-go/http/pprof"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/leaktest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 var sink atomic.Uint64
 

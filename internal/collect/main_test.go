@@ -3,11 +3,11 @@ package collect
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
 	// TestGoroutineLeakShowsOnlyTheLeak leaks a goroutine on purpose: no
 	// one can ever wake it.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/pyroscope-sdk/pyroscope-go/internal/collect.blockedForever"))
+	leaktest.VerifyTestMain(m, "github.com/pyroscope-sdk/pyroscope-go/internal/collect.blockedForever")
 }

@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/leaktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/testprog"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // requirePerf skips the test when this machine does not let the test
 // process open a cpu-clock event on itself.

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/leaktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
@@ -27,7 +27,7 @@ import (
 func TestMain(m *testing.M) {
 	// Record every allocation, so that counts in the heap profile are exact.
 	runtime.MemProfileRate = 1
-	goleak.VerifyTestMain(m)
+	leaktest.VerifyTestMain(m)
 }
 
 // pprofServer serves this test process's own net/http/pprof endpoints on

@@ -20,10 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/leaktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -44,8 +43,7 @@ var canaries = []string{
 // so that its cleanup runs after every other.
 func leakCheck(t *testing.T) {
 	t.Helper()
-	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+	leaktest.Check(t)
 }
 
 // logCapture records every log line and fails the test if one holds a

@@ -26,3 +26,15 @@ type Collector interface {
 	// restores runtime rates the collector changed.
 	Close() error
 }
+
+// stamp returns the time and duration a window's profile carries: the
+// window's bounds for changes over it, its end and no duration for a
+// profile of states at its end only (live heap, goroutines), as
+// runtime/pprof stamps its own snapshots. Parca tells the two apart by the
+// duration alone.
+func stamp(snapshot bool, from, until time.Time) (timeNanos, durationNanos int64) {
+	if snapshot {
+		return until.UnixNano(), 0
+	}
+	return from.UnixNano(), until.Sub(from).Nanoseconds()
+}

@@ -81,8 +81,7 @@ func (g *Goroutines) Collect(w io.Writer, from, until time.Time) error {
 	}
 	clear(g.recs) // drop the runtime's stacks until the next window
 
-	g.header.TimeNanos = from.UnixNano()
-	g.header.DurationNanos = until.Sub(from).Nanoseconds()
+	g.header.TimeNanos, g.header.DurationNanos = stamp(true, from, until)
 	g.enc.Begin(g.header)
 	for _, s := range g.samples {
 		g.lbls = g.lbls[:0]

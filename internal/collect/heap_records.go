@@ -68,8 +68,7 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 	rate := int64(runtime.MemProfileRate)
 	h.recs = readMem(h.recs)
 	h.header.Period = rate
-	h.header.TimeNanos = from.UnixNano()
-	h.header.DurationNanos = until.Sub(from).Nanoseconds()
+	h.header.TimeNanos, h.header.DurationNanos = stamp(h.columns[0] >= 2, from, until)
 	h.enc.Begin(h.header)
 	if n := len(h.recs) - h.table.Len(); h.inuse && n > h.table.Len() {
 		// Every stack with live memory is written, so on a first reading

@@ -9,6 +9,10 @@ import (
 	"testing"
 )
 
+// stampsGoroutines says the goroutine profile's time is the collector's
+// (the window's end), not runtime/pprof's.
+const stampsGoroutines = true
+
 // byPosition reports whether the delta table of a heap, mutex or block
 // collector still knows the runtime's records by their position.
 func byPosition(c Collector) bool {

@@ -96,6 +96,9 @@ func (c *cumulativePprof) collect(w io.Writer, from, until time.Time) error {
 		return fmt.Errorf("%s profile: %w", c.name, err)
 	}
 	keepSampleTypes(p, c.keep)
+	if !slices.ContainsFunc(c.keep, func(t string) bool { return t != InuseObjects && t != InuseSpace }) {
+		from = until // live heap only: a state at the window's end, see stamp
+	}
 	data, err := pprofdelta.Encode(p, from, until)
 	if err != nil {
 		return fmt.Errorf("%s profile: %w", c.name, err)

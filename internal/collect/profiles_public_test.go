@@ -8,6 +8,10 @@ import (
 	"testing"
 )
 
+// stampsGoroutines is false on this path: the goroutine profile is
+// runtime/pprof's, stamped when it was written (with no duration).
+const stampsGoroutines = false
+
 // byPosition is true on this path: runtime/pprof's profiles are parsed and
 // known by stack, there is no listing whose positions could go stale.
 func byPosition(Collector) bool { return true }

@@ -48,3 +48,33 @@ func TestSampleTypesDescribeTheProfile(t *testing.T) {
 		})
 	}
 }
+
+// A profile of states at the window's end only (goroutines, live heap
+// alone) is stamped at that end with no duration, as runtime/pprof stamps
+// its snapshots; one with changes carries the window's bounds. Parca reads
+// the duration to tell them apart.
+func TestSnapshotsAreStampedAtTheWindowsEnd(t *testing.T) {
+	from := time.Unix(1700000000, 0)
+	until := from.Add(15 * time.Second)
+	for _, tc := range []struct {
+		name           string
+		c              Collector
+		time, duration int64
+	}{
+		{"goroutines", NewGoroutines(), until.UnixNano(), 0},
+		{"live heap only", NewHeap(HeapOptions{SampleTypes: []string{InuseObjects, InuseSpace}}), until.UnixNano(), 0},
+		{"allocations", NewHeap(HeapOptions{SampleTypes: []string{AllocSpace}}), from.UnixNano(), (15 * time.Second).Nanoseconds()},
+		{"whole heap", NewHeap(HeapOptions{}), from.UnixNano(), (15 * time.Second).Nanoseconds()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer tc.c.Close()
+			p := collectOnce(t, tc.c, from, until)
+			if tc.name == "goroutines" && !stampsGoroutines {
+				tc.time = p.TimeNanos // runtime/pprof's own profile, stamped when written
+			}
+			if p.TimeNanos != tc.time || p.DurationNanos != tc.duration {
+				t.Errorf("time %d duration %d, want %d and %d", p.TimeNanos, p.DurationNanos, tc.time, tc.duration)
+			}
+		})
+	}
+}

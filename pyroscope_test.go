@@ -2,6 +2,7 @@ package pyroscope
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -455,7 +456,7 @@ func TestStopReportsRejectedFinalWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = p.Stop()
-	if err == nil || !strings.Contains(err.Error(), "1 windows not delivered") {
+	if err == nil || !strings.Contains(err.Error(), "1 profile window not delivered") {
 		t.Fatalf("Stop = %v, want it to report the refused window", err)
 	}
 	mu.Lock()
@@ -571,5 +572,56 @@ func TestGoroutineLeakWindows(t *testing.T) {
 			return
 		}
 		// The leaked goroutine had not reached its receive yet: next window.
+	}
+}
+
+// Against a server that accepts connections and never answers, Stop as a
+// whole returns within StopTimeout, and its error says the loss once: one
+// count, the address, the cause.
+func TestStopWithinStopTimeoutAgainstBlackHole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-accepted
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	const stopTimeout = time.Second
+	p, err := start(Config{
+		ApplicationName: "app", ServerAddress: "http://" + ln.Addr().String(),
+		ProfileTypes: []ProfileType{ProfileGoroutines}, StopTimeout: stopTimeout,
+	}, env(), clocktest.NewFake())
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	err = p.Stop()
+	if took := time.Since(begin); took > stopTimeout {
+		t.Errorf("Stop took %s, StopTimeout is %s", took, stopTimeout)
+	}
+	want := "pyroscope: 1 profile window not delivered to http://" + ln.Addr().String() + ": the deadline passed: context deadline exceeded"
+	if err == nil || err.Error() != want {
+		t.Errorf("Stop = %v, want %q", err, want)
 	}
 }

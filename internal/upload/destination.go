@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
@@ -33,6 +34,7 @@ func Open(s *config.Settings, userAgent string) (*Destination, error) {
 		Timeout:     s.UploadTimeout,
 		Logf:        s.Log,
 		Credentials: creds,
+		Target:      redactURL(s.Address),
 	})}, nil
 }
 
@@ -128,6 +130,14 @@ func (d *Destination) Flush(ctx context.Context) error { return d.queue.Flush(ct
 // refused since cutLast began, a last window refused before delivery of the
 // rest began included.
 func (d *Destination) Close(ctx context.Context, cutLast func()) error {
+	// Delivery ends a little before ctx's deadline, so that cancelling what
+	// is in flight and closing the connections fit in it too: Close as a
+	// whole returns by the deadline.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-closeMargin(time.Until(dl))))
+		defer cancel()
+	}
 	before := d.queue.Stats().Dropped
 	if cutLast != nil {
 		cutLast()
@@ -145,7 +155,14 @@ func (d *Destination) Close(ctx context.Context, cutLast func()) error {
 	if err == nil {
 		err = errors.New(st.LastError)
 	}
-	return fmt.Errorf("pyroscope: %d windows not delivered to %s: %w", lost, redactURL(d.s.Address), err)
+	return fmt.Errorf("pyroscope: %s not delivered to %s: %w", plural(lost, "profile window"), redactURL(d.s.Address), err)
+}
+
+// closeMargin is how much of the time left before Close's deadline is kept
+// for cancelling the sends in flight and closing connections: a tenth, at
+// most 100 ms.
+func closeMargin(left time.Duration) time.Duration {
+	return max(min(left/10, 100*time.Millisecond), 0)
 }
 
 // Stats returns the delivery counters.

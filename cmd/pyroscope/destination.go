@@ -42,6 +42,7 @@ func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*d
 		UploadTimeout:   uploadTimeout,
 		StopTimeout:     closeTimeout,
 		Logger:          log,
+		Names:           fieldNames(c.given, getenv),
 	}
 	if given["auth-token"] {
 		cfg.AuthToken = c.token
@@ -72,6 +73,39 @@ func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*d
 		}
 	}
 	return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "pyroscope: "))
+}
+
+// fieldOf is the config.Config field each flag sets.
+var fieldOf = map[string]string{
+	"application-name": "ApplicationName",
+	"server-address":   "ServerAddress",
+	"protocol":         "Protocol",
+	"auth-token":       "AuthToken",
+	"auth-token-file":  "AuthTokenFile",
+	"tenant-id":        "TenantID",
+	"tag":              "Tags",
+	"sample-rate":      "SampleRate",
+	"upload-rate":      "UploadRate",
+	"profile-types":    "ProfileTypes",
+}
+
+// fieldNames says, for the resolver's messages, how the user set each
+// field: the flag when given on the command line, else the variable the
+// flag's value came from, else the flag.
+func fieldNames(given map[string]bool, getenv func(string) string) map[string]string {
+	names := map[string]string{}
+	for flagName, field := range fieldOf {
+		names[field] = "--" + flagName
+		if given[flagName] {
+			continue
+		}
+		if flagName == "server-address" && strings.TrimSpace(getenv("PYROSCOPE_ADHOC_SERVER_ADDRESS")) != "" {
+			names[field] = "PYROSCOPE_ADHOC_SERVER_ADDRESS"
+		} else if v := envOf[flagName]; v != "" && strings.TrimSpace(getenv(v)) != "" {
+			names[field] = v
+		}
+	}
+	return names
 }
 
 // close runs cutLast (nil: nothing more to send), which pushes the last

@@ -68,16 +68,16 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 func TestDestinationPushAddsExtraTags(t *testing.T) {
 	srv := proftest.NewIngestServer(t)
 	dst := openDestination(t, Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
-	if err := config.ValidateTags(map[string]string{"bad.key": "v"}); err == nil {
-		t.Error("ValidateTags accepted a key with a dot")
+	if err := config.ValidateTags(map[string]string{"__name__": "v"}); err == nil {
+		t.Error("ValidateTags accepted a reserved key")
 	}
 	var buf = goroutineProfile(t)
-	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
+	dst.Push(map[string]string{"instance": "10.0.0.7:6060", "pod.ip": "10.0.0.7"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
 	if err := dst.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	r := srv.WaitFor(t, "goroutines")
-	if r.Query["name"] != "app{env=x,instance=10.0.0.7:6060}" {
+	if r.Query["name"] != "app{env=x,instance=10.0.0.7:6060,pod_ip=10.0.0.7}" {
 		t.Errorf("name = %q", r.Query["name"])
 	}
 }

@@ -40,7 +40,7 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 		{"URL without scheme", []string{"connect", "--url", "localhost:6060"}, nil, "is not an http(s) URL"},
 		{"connect without target", []string{"connect"}, nil, "--pid PID or --url"},
 		{"empty application name", []string{"exec", "--application-name", "", "--", "/bin/true"}, nil, "--application-name is empty"},
-		{"bad tag", []string{"exec", "--tag", "a.b=c", "--", "/bin/true"}, nil, `tag key "a.b" contains '.'`},
+		{"bad tag", []string{"exec", "--tag", "a=b}", "--", "/bin/true"}, nil, `--tag: tag "a" value "b}" contains '}'`},
 		{"bad server address", []string{"exec", "--server-address", "localhost:4040", "--", "/bin/true"}, nil, `--server-address "localhost:4040" is not an http(s) URL with a host`},
 		{"bad upload rate in env", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_UPLOAD_RATE": "often"}, `PYROSCOPE_UPLOAD_RATE="often"`},
 		{"upload rate without unit", []string{"exec", "--upload-rate", "15", "--", "/bin/true"}, nil, `--upload-rate "15": not a duration: give a unit, such as 15s`},

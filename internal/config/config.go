@@ -8,6 +8,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -143,6 +144,10 @@ type Settings struct {
 	// Flush and Stop.
 	Manual bool
 
+	// Renamed maps each tag key the user gave that servers cannot store
+	// to the key sent instead (TagKey).
+	Renamed map[string]string
+
 	// Log writes the SDK's lines to the Logger, filtered by
 	// PYROSCOPE_LOG_LEVEL, each with the attribute app.
 	Log logging.Func
@@ -194,6 +199,13 @@ func Resolve(cfg Config, env LookupEnv) (*Settings, error) {
 		if err := step(&c, s, env); err != nil {
 			return nil, err
 		}
+	}
+	if len(s.Renamed) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(s.Renamed)) {
+			parts = append(parts, fmt.Sprintf("%q as %q", k, s.Renamed[k]))
+		}
+		s.Log.Logf(logging.Info, "tag keys sent as the servers store them: %s", strings.Join(parts, ", "))
 	}
 	return s, nil
 }
@@ -353,8 +365,15 @@ func resolveName(c *Config, s *Settings, env LookupEnv) error {
 		if err := validateTag(k, v); err != nil {
 			return fmt.Errorf("pyroscope: %s: %w", source, err)
 		}
-		s.Tags[k] = v
 	}
+	s.Renamed = map[string]string{}
+	if s.Tags, err = renameTags(s.Tags, s.Renamed); err != nil {
+		return fmt.Errorf("pyroscope: %s: %w", c.name("ApplicationName"), err)
+	}
+	if tags, err = renameTags(tags, s.Renamed); err != nil {
+		return fmt.Errorf("pyroscope: %s: %w", source, err)
+	}
+	maps.Copy(s.Tags, tags)
 	return nil
 }
 

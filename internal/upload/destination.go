@@ -114,6 +114,9 @@ func (d *Destination) Push(extra map[string]string, ws ...window.Window) {
 	tags := d.s.WithTags(extra)
 	for i := range ws {
 		ws[i].App, ws[i].Tags = d.s.App, tags
+		if labelled(ws[i].Name) {
+			ws[i].Data = storableLabelKeys(ws[i].Data)
+		}
 	}
 	d.queue.Push(ws...)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -121,5 +122,26 @@ func TestChildEnv(t *testing.T) {
 				t.Errorf("childEnv = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// The version line says which build this is: a release's module version,
+// else the revision it was built from, and the Go toolchain.
+func TestDescribeBuild(t *testing.T) {
+	for _, tc := range []struct {
+		bi   debug.BuildInfo
+		want string
+	}{
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.1.0"}}, "v0.1.0, go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "e034470a1b2c3d4e5f60718293a4b5c6d7e8f901"},
+			{Key: "vcs.time", Value: "2026-12-01T12:00:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		}}, "revision e034470a1b2c+dirty of 2026-12-01T12:00:00Z, go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "development build, go1.26.8"},
+	} {
+		if got := describeBuild(&tc.bi); got != tc.want {
+			t.Errorf("describeBuild = %q, want %q", got, tc.want)
+		}
 	}
 }

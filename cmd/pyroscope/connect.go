@@ -125,9 +125,11 @@ loop:
 		}
 	}
 	lastCut := func() { cpu.cut(time.Now()); cpu.close() }
-	if err := dst.close(lastCut); err != nil {
-		return fail(io, "connect", err)
+	line, err := dst.close(lastCut)
+	if err != nil {
+		return fail(io, "connect", errors.New(line))
 	}
+	log.Infof("%s", line)
 	return exitOK
 }
 
@@ -194,9 +196,11 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 	sig := <-sigs
 	log.Infof("%v: sending the last windows", sig)
 	lastCut := func() { stop(); wg.Wait() } // each puller sends its last window
-	if err := dst.close(lastCut); err != nil {
-		return fail(io, "connect", err)
+	line, err := dst.close(lastCut)
+	if err != nil {
+		return fail(io, "connect", errors.New(line))
 	}
+	log.Infof("%s", line)
 	return exitOK
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -109,12 +110,25 @@ func fieldNames(given map[string]bool, getenv func(string) string) map[string]st
 }
 
 // close runs cutLast (nil: nothing more to send), which pushes the last
-// windows, delivers what is queued within closeTimeout and reports what was
-// not.
-func (d *destination) close(cutLast func()) error {
+// windows, delivers what is queued within closeTimeout and returns one line
+// for the end of the run: how many windows were sent and dropped, and
+// where; err is not nil when some were not delivered at the end, and then
+// the line says why.
+func (d *destination) close(cutLast func()) (line string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	return d.Close(ctx, cutLast)
+	err = d.Close(ctx, cutLast)
+	st := d.Stats()
+	line = fmt.Sprintf("sent %s to %s, %d dropped", upload.Plural(st.Uploaded), d.Target(), st.Dropped)
+	if err != nil {
+		// err says the count and the address too: only its cause is new.
+		cause := err
+		if u := errors.Unwrap(err); u != nil {
+			cause = u
+		}
+		line = fmt.Sprintf("%s (the last undelivered: %v)", line, cause)
+	}
+	return line, err
 }
 
 // push queues windows under the destination's series, adding extra tags.

@@ -154,8 +154,10 @@ loop:
 			cpu.close()
 		}
 	}
-	if err := dst.close(lastCut); err != nil {
-		log.Errorf("%v", err)
+	if line, err := dst.close(lastCut); err != nil {
+		log.Errorf("%s", line)
+	} else {
+		log.Infof("%s", line)
 	}
 	return exitStatus(cmd, waitErr, io)
 }

@@ -168,5 +168,12 @@ func closeMargin(left time.Duration) time.Duration {
 	return max(min(left/10, 100*time.Millisecond), 0)
 }
 
+// Target is where windows go, for a log line: the address without
+// credentials or query.
+func (d *Destination) Target() string { return redactURL(d.s.Address) }
+
+// Plural says n profile windows: "1 profile window", "2 profile windows".
+func Plural(n int64) string { return plural(int(n), "profile window") }
+
 // Stats returns the delivery counters.
 func (d *Destination) Stats() Stats { return d.queue.Stats() }

@@ -52,6 +52,9 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 		{"unknown protocol variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_PROTOCOL": "otlp"}, `PYROSCOPE_PROTOCOL "otlp" is unknown`},
 		{"bad server address variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_SERVER_ADDRESS": "localhost:4040"}, `PYROSCOPE_SERVER_ADDRESS "localhost:4040" is not an http(s) URL`},
 		{"bad tag variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_TAGS": "env=a}b"}, "PYROSCOPE_TAGS: "},
+		{"unknown profile type", []string{"connect", "--url", "http://127.0.0.1:1", "--profile-types", "heap"}, nil, `--profile-types: unknown profile type "heap"`},
+		{"unknown profile type variable", []string{"connect", "--url", "http://127.0.0.1:1"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "cpu,heap"}, `PYROSCOPE_PROFILE_TYPES: unknown profile type "heap"`},
+		{"pid with heap types", []string{"connect", "--pid", "1", "--profile-types", "inuse_space"}, nil, "--pid samples the CPU only"},
 		{"command not found", []string{"exec", "--", "/nonexistent/cmd"}, nil, "check the command's name and PATH"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

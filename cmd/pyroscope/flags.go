@@ -55,6 +55,7 @@ var envOf = map[string]string{
 	"upload-rate":      "PYROSCOPE_UPLOAD_RATE",
 	"log-level":        "PYROSCOPE_LOG_LEVEL",
 	"no-logging":       "PYROSCOPE_NO_LOGGING",
+	"profile-types":    "PYROSCOPE_PROFILE_TYPES", // connect only
 }
 
 // tagFlag collects repeated --tag k=v.

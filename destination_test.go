@@ -1,10 +1,14 @@
 package pyroscope
 
 import (
+	"bytes"
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/clock/clocktest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
@@ -68,16 +72,46 @@ func TestDestinationEnvReachesAChild(t *testing.T) {
 func TestDestinationPushAddsExtraTags(t *testing.T) {
 	srv := proftest.NewIngestServer(t)
 	dst := openDestination(t, Config{ApplicationName: "app", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
-	if err := config.ValidateTags(map[string]string{"bad.key": "v"}); err == nil {
-		t.Error("ValidateTags accepted a key with a dot")
+	if err := config.ValidateTags(map[string]string{"__name__": "v"}); err == nil {
+		t.Error("ValidateTags accepted a reserved key")
 	}
 	var buf = goroutineProfile(t)
-	dst.Push(map[string]string{"instance": "10.0.0.7:6060"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
+	dst.Push(map[string]string{"instance": "10.0.0.7:6060", "pod.ip": "10.0.0.7"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf})
 	if err := dst.Close(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	r := srv.WaitFor(t, "goroutines")
-	if r.Query["name"] != "app{env=x,instance=10.0.0.7:6060}" {
+	if r.Query["name"] != "app{env=x,instance=10.0.0.7:6060,pod_ip=10.0.0.7}" {
 		t.Errorf("name = %q", r.Query["name"])
+	}
+}
+
+// Sample label keys that other libraries set and servers refuse reach
+// every backend translated, whoever produced the window (here the CLI's
+// path: a window pushed to a Destination).
+func TestDestinationPushTranslatesSampleLabelKeys(t *testing.T) {
+	srv := proftest.NewIngestServer(t)
+	dst := openDestination(t, Config{ApplicationName: "app", ServerAddress: srv.URL}, env())
+	fn := &profile.Function{ID: 1, Name: "main.work"}
+	loc := &profile.Location{ID: 1, Line: []profile.Line{{Function: fn}}}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "goroutine", Unit: "count"}},
+		Function:   []*profile.Function{fn}, Location: []*profile.Location{loc},
+		Sample: []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{1},
+			Label: map[string][]string{"span id": {"1"}, "trace endpoint": {"GET /cart"}}}},
+	}
+	var buf bytes.Buffer
+	if err := p.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	dst.Push(nil, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: buf.Bytes()})
+	if err := dst.Close(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	r := srv.WaitFor(t, "goroutines")
+	got := r.Profile.Sample[0].Label
+	want := map[string][]string{"span_id": {"1"}, "trace_endpoint": {"GET /cart"}}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("labels %v, want %v", got, want)
 	}
 }

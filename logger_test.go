@@ -64,9 +64,13 @@ func TestSlogLoggerGetsLevelsAndAttributes(t *testing.T) {
 			t.Errorf("line leaks the token or carries a level prefix: %q", line)
 		}
 		switch {
-		case rec["level"] == "ERROR" && strings.HasPrefix(msg, "stop: "):
-			// Stop's own report, the error it also returns.
-		case rec["level"] == "ERROR" && strings.Contains(msg, "rejected the bearer token from Config.AuthToken"):
+		case strings.HasPrefix(msg, "stop: "):
+			t.Errorf("Stop logged the failure it returns, a second time: %q", line)
+		case strings.Contains(msg, "rejected the bearer token from Config.AuthToken"):
+			if rec["level"] != "ERROR" {
+				t.Errorf("rejection said again at %v: %q", rec["level"], line)
+				break
+			}
 			rejected++
 			if rec["status"] != float64(401) || rec["attempts"] != float64(1) {
 				t.Errorf("rejection line has status %v, attempts %v; want 401 and 1", rec["status"], rec["attempts"])

@@ -306,7 +306,8 @@ func (p *Profiler) Flush(wait bool) {
 // Stop ends profiling: it stops the CPU profiler, cuts the last window of
 // every type, restores runtime rates it changed, and delivers what is queued
 // within StopTimeout. It returns an error saying how many windows were not
-// delivered, if any. Calls after the first return the first's result at once.
+// delivered, if any; Stop as a whole returns within StopTimeout. Calls after
+// the first return the first's result at once.
 func (p *Profiler) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.s.StopTimeout)
 	defer cancel()
@@ -317,10 +318,9 @@ func (p *Profiler) Stop() error {
 func (p *Profiler) StopContext(ctx context.Context) error {
 	p.stopOnce.Do(func() {
 		lastCut := func() { close(p.stopCh); <-p.done }
-		if err := p.dst.Close(ctx, lastCut); err != nil {
-			p.stopErr = err
-			p.s.Log.Logf(logging.Error, "stop: %v", err)
-		}
+		// Not logged: the queue has said each failure once already (the
+		// drop summary on Close), and the caller gets the error.
+		p.stopErr = p.dst.Close(ctx, lastCut)
 	})
 	return p.stopErr
 }

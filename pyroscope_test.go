@@ -2,6 +2,7 @@ package pyroscope
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -175,7 +176,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		want string
 	}{
 		{"empty application name", with(func(c *Config) { c.ApplicationName = "" }), nil, "PYROSCOPE_APPLICATION_NAME"},
-		{"tag key with a dot", with(func(c *Config) { c.Tags = map[string]string{"otel.scope": "x"} }), nil, `tag key "otel.scope"`},
+		{"tag keys that become one", with(func(c *Config) { c.Tags = map[string]string{"a.b": "x", "a_b": "y"} }), nil, `tag keys "a.b" and "a_b" both become "a_b"`},
 		{"tag key reserved", with(func(c *Config) { c.Tags = map[string]string{"__name__": "x"} }), nil, "reserved"},
 		{"tag value with a brace", with(func(c *Config) { c.Tags = map[string]string{"env": "a}b"} }), nil, "breaks the app{k=v}"},
 		{"tag value with a comma", with(func(c *Config) { c.Tags = map[string]string{"env": "a,b"} }), nil, "breaks the app{k=v}"},
@@ -183,7 +184,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		{"tag value with =", with(func(c *Config) { c.Tags = map[string]string{"env": "a=b"} }), nil, "breaks the app{k=v}"},
 		{"bad tags in the name", with(func(c *Config) { c.ApplicationName = "app{env}" }), nil, "has no '='"},
 		{"unclosed brace in the name", with(func(c *Config) { c.ApplicationName = "app{env=x" }), nil, "without a closing"},
-		{"bad PYROSCOPE_TAGS", ok, []string{"PYROSCOPE_TAGS", "a.b=c"}, "PYROSCOPE_TAGS"},
+		{"bad PYROSCOPE_TAGS", ok, []string{"PYROSCOPE_TAGS", "a=b}"}, "PYROSCOPE_TAGS"},
 		{"address not http", with(func(c *Config) { c.ServerAddress = "ftp://x" }), nil, "not an http(s) URL"},
 		{"address without host", with(func(c *Config) { c.ServerAddress = "http://" }), nil, "not an http(s) URL"},
 		{"address empty", with(func(c *Config) { c.ServerAddress = "" }), nil, "PYROSCOPE_SERVER_ADDRESS"},
@@ -457,7 +458,7 @@ func TestStopReportsRejectedFinalWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = p.Stop()
-	if err == nil || !strings.Contains(err.Error(), "1 windows not delivered") {
+	if err == nil || !strings.Contains(err.Error(), "1 profile window not delivered") {
 		t.Fatalf("Stop = %v, want it to report the refused window", err)
 	}
 	mu.Lock()
@@ -573,5 +574,86 @@ func TestGoroutineLeakWindows(t *testing.T) {
 			return
 		}
 		// The leaked goroutine had not reached its receive yet: next window.
+	}
+}
+
+// Against a server that accepts connections and never answers, Stop as a
+// whole returns within StopTimeout, and its error says the loss once: one
+// count, the address, the cause.
+func TestStopWithinStopTimeoutAgainstBlackHole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-accepted
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	const stopTimeout = time.Second
+	p, err := start(Config{
+		ApplicationName: "app", ServerAddress: "http://" + ln.Addr().String(),
+		ProfileTypes: []ProfileType{ProfileGoroutines}, StopTimeout: stopTimeout,
+	}, env(), clocktest.NewFake())
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	err = p.Stop()
+	if took := time.Since(begin); took > stopTimeout {
+		t.Errorf("Stop took %s, StopTimeout is %s", took, stopTimeout)
+	}
+	want := "pyroscope: 1 profile window not delivered to http://" + ln.Addr().String() + ": the deadline passed: context deadline exceeded"
+	if err == nil || err.Error() != want {
+		t.Errorf("Stop = %v, want %q", err, want)
+	}
+}
+
+// Tag keys grafana's SDK accepted do not make Start fail: they are sent as
+// servers store them, and the renaming is said once, at info.
+func TestStartRenamesTagKeysServersCannotStore(t *testing.T) {
+	srv := proftest.NewIngestServer(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	p, err := start(Config{
+		ApplicationName: "app{k8s-pod=web-1}", ServerAddress: srv.URL,
+		Tags:         map[string]string{"service.version": "1.2.3"},
+		ProfileTypes: []ProfileType{ProfileGoroutines},
+		Logger:       recordingLogger{&mu, &logs},
+	}, env(), clocktest.NewFake())
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r := srv.WaitFor(t, "goroutines")
+	if got, want := r.Query["name"], "app{k8s_pod=web-1,service_version=1.2.3}"; got != want {
+		t.Errorf("name = %q, want %q", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := `tag keys sent as the servers store them: "k8s-pod" as "k8s_pod", "service.version" as "service_version"`
+	if n := strings.Count(logs.String(), want); n != 1 {
+		t.Errorf("renaming said %d times, want once:\n%s", n, logs.String())
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -32,7 +33,7 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 	}{
 		{"missing --", []string{"exec", "/bin/true"}, nil, "put -- before the command"},
 		{"no command", []string{"exec", "--"}, nil, "no command given"},
-		{"unknown flag", []string{"exec", "--frobnicate", "--", "/bin/true"}, nil, "flag provided but not defined: -frobnicate"},
+		{"unknown flag", []string{"exec", "--frobnicate", "--", "/bin/true"}, nil, "flag provided but not defined: --frobnicate"},
 		{"unknown command", []string{"attach"}, nil, `unknown command "attach"`},
 		{"nonexistent PID", []string{"connect", "--pid", "999999999"}, nil, "no process with PID 999999999"},
 		{"PID not a number", []string{"connect", "--pid", "abc"}, nil, `"abc" is not a process ID`},
@@ -40,9 +41,20 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 		{"URL without scheme", []string{"connect", "--url", "localhost:6060"}, nil, "is not an http(s) URL"},
 		{"connect without target", []string{"connect"}, nil, "--pid PID or --url"},
 		{"empty application name", []string{"exec", "--application-name", "", "--", "/bin/true"}, nil, "--application-name is empty"},
-		{"bad tag", []string{"exec", "--tag", "a.b=c", "--", "/bin/true"}, nil, `tag key "a.b" contains '.'`},
-		{"bad server address", []string{"exec", "--server-address", "localhost:4040", "--", "/bin/true"}, nil, "is not an http(s) URL with a host"},
+		{"bad tag", []string{"exec", "--tag", "a=b}", "--", "/bin/true"}, nil, `--tag: tag "a" value "b}" contains '}'`},
+		{"bad server address", []string{"exec", "--server-address", "localhost:4040", "--", "/bin/true"}, nil, `--server-address "localhost:4040" is not an http(s) URL with a host`},
 		{"bad upload rate in env", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_UPLOAD_RATE": "often"}, `PYROSCOPE_UPLOAD_RATE="often"`},
+		{"upload rate without unit", []string{"exec", "--upload-rate", "15", "--", "/bin/true"}, nil, `--upload-rate "15": not a duration: give a unit, such as 15s`},
+		{"upload rate variable without unit", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_UPLOAD_RATE": "15"}, `PYROSCOPE_UPLOAD_RATE="15": not a duration: give a unit, such as 15s`},
+		{"bad sample rate", []string{"exec", "--sample-rate", "fast", "--", "/bin/true"}, nil, `--sample-rate "fast"`},
+		{"missing token file", []string{"exec", "--auth-token-file", "/nonexistent/token", "--", "/bin/true"}, nil, "--auth-token-file: "},
+		{"unknown protocol", []string{"exec", "--protocol", "otlp", "--", "/bin/true"}, nil, `--protocol "otlp" is unknown`},
+		{"unknown protocol variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_PROTOCOL": "otlp"}, `PYROSCOPE_PROTOCOL "otlp" is unknown`},
+		{"bad server address variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_SERVER_ADDRESS": "localhost:4040"}, `PYROSCOPE_SERVER_ADDRESS "localhost:4040" is not an http(s) URL`},
+		{"bad tag variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_TAGS": "env=a}b"}, "PYROSCOPE_TAGS: "},
+		{"unknown profile type", []string{"connect", "--url", "http://127.0.0.1:1", "--profile-types", "heap"}, nil, `--profile-types: unknown profile type "heap"`},
+		{"unknown profile type variable", []string{"connect", "--url", "http://127.0.0.1:1"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "cpu,heap"}, `PYROSCOPE_PROFILE_TYPES: unknown profile type "heap"`},
+		{"pid with heap types", []string{"connect", "--pid", "1", "--profile-types", "inuse_space"}, nil, "--pid samples the CPU only"},
 		{"command not found", []string{"exec", "--", "/nonexistent/cmd"}, nil, "check the command's name and PATH"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +64,9 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 			}
 			if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
 				t.Errorf("stderr = %q, want one line containing %q", stderr, tc.want)
+			}
+			if strings.Contains(stderr, "Config.") || strings.Contains(stderr, " -upload-rate") {
+				t.Errorf("stderr = %q names an SDK field or a single-dash flag", stderr)
 			}
 		})
 	}
@@ -110,5 +125,26 @@ func TestChildEnv(t *testing.T) {
 				t.Errorf("childEnv = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// The version line says which build this is: a release's module version,
+// else the revision it was built from, and the Go toolchain.
+func TestDescribeBuild(t *testing.T) {
+	for _, tc := range []struct {
+		bi   debug.BuildInfo
+		want string
+	}{
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.1.0"}}, "v0.1.0, go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "e034470a1b2c3d4e5f60718293a4b5c6d7e8f901"},
+			{Key: "vcs.time", Value: "2026-12-01T12:00:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		}}, "revision e034470a1b2c+dirty of 2026-12-01T12:00:00Z, go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "development build, go1.26.8"},
+	} {
+		if got := describeBuild(&tc.bi); got != tc.want {
+			t.Errorf("describeBuild = %q, want %q", got, tc.want)
+		}
 	}
 }

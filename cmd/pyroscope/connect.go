@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/pull"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 const connectUsage = `Usage:
@@ -63,6 +65,8 @@ func runConnect(args []string, io *stdio) int {
 	var urls urlFlag
 	fs.StringVar(&pidArg, "pid", "", "`PID` of the process to sample")
 	fs.Var(&urls, "url", "base `URL` of a Go program's net/http/pprof (http://HOST:PORT); repeat for more")
+	var types string
+	fs.StringVar(&types, "profile-types", "", "comma-separated profile `types` to pull with --url: cpu, inuse_space, inuse_objects,\nalloc_space, alloc_objects, goroutines, mutex_count, mutex_duration, block_count,\nblock_duration (default all; --pid samples cpu only)")
 	if code, done := parseOrHelp(fs, connectUsage, args, io); done {
 		return code
 	}
@@ -79,9 +83,18 @@ func runConnect(args []string, io *stdio) int {
 		if err != nil {
 			return usageError(io, "connect", fmt.Errorf("--pid: %w", err))
 		}
+		if kinds, err := pullKinds(types, fs, io.getenv); err != nil {
+			return usageError(io, "connect", err)
+		} else if len(kinds) > 0 && !slices.Equal(kinds, []string{window.KindCPU}) {
+			return usageError(io, "connect", fmt.Errorf("%s: --pid samples the CPU only: leave out every type but cpu", typesSource(fs, io.getenv)))
+		}
 		return connectPID(fs, &c, pid, io)
 	default:
-		return connectURLs(fs, &c, urls, io)
+		kinds, err := pullKinds(types, fs, io.getenv)
+		if err != nil {
+			return usageError(io, "connect", err)
+		}
+		return connectURLs(fs, &c, urls, kinds, io)
 	}
 }
 
@@ -125,9 +138,11 @@ loop:
 		}
 	}
 	lastCut := func() { cpu.cut(time.Now()); cpu.close() }
-	if err := dst.close(lastCut); err != nil {
-		return fail(io, "connect", err)
+	line, err := dst.close(lastCut)
+	if err != nil {
+		return fail(io, "connect", errors.New(line))
 	}
+	log.Infof("%s", line)
 	return exitOK
 }
 
@@ -146,7 +161,49 @@ func processName(pid int) string {
 // probeTimeout bounds the first contact with each --url.
 const probeTimeout = 10 * time.Second
 
-func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int {
+// pullKinds turns a --profile-types value (or PYROSCOPE_PROFILE_TYPES,
+// which applyEnv put in it) into the families a Puller fetches, in
+// pull's order; none for an empty value, meaning all. A family is pulled
+// whole: net/http/pprof serves alloc and inuse in one heap profile.
+func pullKinds(types string, fs *flag.FlagSet, getenv func(string) string) ([]string, error) {
+	family := map[string]string{
+		"cpu": window.KindCPU, "goroutines": window.KindGoroutines,
+		"inuse_space": window.KindHeap, "inuse_objects": window.KindHeap,
+		"alloc_space": window.KindHeap, "alloc_objects": window.KindHeap,
+		"mutex_count": window.KindMutex, "mutex_duration": window.KindMutex,
+		"block_count": window.KindBlock, "block_duration": window.KindBlock,
+	}
+	want := map[string]bool{}
+	for _, t := range strings.Split(types, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		k, ok := family[t]
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown profile type %q: use cpu, inuse_space, inuse_objects, alloc_space, alloc_objects, goroutines, mutex_count, mutex_duration, block_count or block_duration", typesSource(fs, getenv), t)
+		}
+		want[k] = true
+	}
+	var kinds []string
+	for _, k := range []string{window.KindCPU, window.KindHeap, window.KindGoroutines, window.KindMutex, window.KindBlock} {
+		if want[k] {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds, nil
+}
+
+// typesSource names where the profile types came from.
+func typesSource(fs *flag.FlagSet, getenv func(string) string) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "profile-types" })
+	if !given && strings.TrimSpace(getenv("PYROSCOPE_PROFILE_TYPES")) != "" {
+		return "PYROSCOPE_PROFILE_TYPES"
+	}
+	return "--profile-types"
+}
+
+func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, kinds []string, io *stdio) int {
 	if err := c.validateNumbers(); err != nil {
 		return usageError(io, "connect", err)
 	}
@@ -157,7 +214,7 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 
 	pullers := make([]*pull.Puller, len(urls))
 	for i, u := range urls {
-		p, err := pull.New(pull.Options{URL: u, Logf: log.logf})
+		p, err := pull.New(pull.Options{URL: u, Logf: log.logf, Kinds: kinds})
 		if err != nil {
 			return usageError(io, "connect", fmt.Errorf("--url: %w", err))
 		}
@@ -194,9 +251,11 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, io *stdio) int
 	sig := <-sigs
 	log.Infof("%v: sending the last windows", sig)
 	lastCut := func() { stop(); wg.Wait() } // each puller sends its last window
-	if err := dst.close(lastCut); err != nil {
-		return fail(io, "connect", err)
+	line, err := dst.close(lastCut)
+	if err != nil {
+		return fail(io, "connect", errors.New(line))
 	}
+	log.Infof("%s", line)
 	return exitOK
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -193,5 +194,47 @@ func TestConnectURLDeltasSumOverWindows(t *testing.T) {
 		if n := sum(tc.kind, typ, tc.fn); want == 0 || n != want {
 			t.Errorf("%s windows sum to %d %s in %s; the program's counter says %d", tc.kind, n, typ, tc.fn, want)
 		}
+	}
+}
+
+// --profile-types, or PYROSCOPE_PROFILE_TYPES, picks what connect --url
+// pulls: only those families arrive, and the run ends saying how many.
+func TestConnectURLProfileTypes(t *testing.T) {
+	_, line := startProgram(t, bin.pprofserver, "listening ")
+	base := strings.TrimPrefix(line, "listening ")
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want []string
+	}{
+		{"flag", nil, []string{"--profile-types", "goroutines"}, []string{"goroutines"}},
+		{"variable", []string{"PYROSCOPE_PROFILE_TYPES=goroutines,mutex_count"}, nil, []string{"goroutines", "mutex"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newIngestServer(t)
+			c := startCLI(t, append([]string{"PYROSCOPE_SERVER_ADDRESS=" + srv.URL}, tc.env...),
+				append([]string{"connect", "--url", base, "--upload-rate", "1s"}, tc.args...)...)
+			srv.waitFor(t, "two goroutine windows", func(rs []received) bool { return len(byKind(rs, "goroutines")) >= 2 })
+			if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if code := c.wait(t); code != 0 {
+				t.Fatalf("exit code %d; stderr: %s", code, c.stderr)
+			}
+			got := srv.received()
+			kinds := map[string]bool{}
+			for _, r := range got {
+				kinds[r.kind] = true
+			}
+			for _, k := range []string{"cpu", "heap", "goroutines", "mutex", "block"} {
+				if kinds[k] != slices.Contains(tc.want, k) {
+					t.Errorf("%s windows arrived: %v, want only %v", k, kinds[k], tc.want)
+				}
+			}
+			if want := fmt.Sprintf("sent %d profile windows to %s, 0 dropped", len(got), srv.URL); !strings.Contains(c.stderr.String(), want) {
+				t.Errorf("stderr lacks %q: %s", want, c.stderr)
+			}
+		})
 	}
 }

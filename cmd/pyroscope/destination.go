@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*d
 		UploadTimeout:   uploadTimeout,
 		StopTimeout:     closeTimeout,
 		Logger:          log,
+		Names:           fieldNames(c.given, getenv),
 	}
 	if given["auth-token"] {
 		cfg.AuthToken = c.token
@@ -74,13 +76,59 @@ func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*d
 	return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "pyroscope: "))
 }
 
+// fieldOf is the config.Config field each flag sets.
+var fieldOf = map[string]string{
+	"application-name": "ApplicationName",
+	"server-address":   "ServerAddress",
+	"protocol":         "Protocol",
+	"auth-token":       "AuthToken",
+	"auth-token-file":  "AuthTokenFile",
+	"tenant-id":        "TenantID",
+	"tag":              "Tags",
+	"sample-rate":      "SampleRate",
+	"upload-rate":      "UploadRate",
+	"profile-types":    "ProfileTypes",
+}
+
+// fieldNames says, for the resolver's messages, how the user set each
+// field: the flag when given on the command line, else the variable the
+// flag's value came from, else the flag.
+func fieldNames(given map[string]bool, getenv func(string) string) map[string]string {
+	names := map[string]string{}
+	for flagName, field := range fieldOf {
+		names[field] = "--" + flagName
+		if given[flagName] {
+			continue
+		}
+		if flagName == "server-address" && strings.TrimSpace(getenv("PYROSCOPE_ADHOC_SERVER_ADDRESS")) != "" {
+			names[field] = "PYROSCOPE_ADHOC_SERVER_ADDRESS"
+		} else if v := envOf[flagName]; v != "" && strings.TrimSpace(getenv(v)) != "" {
+			names[field] = v
+		}
+	}
+	return names
+}
+
 // close runs cutLast (nil: nothing more to send), which pushes the last
-// windows, delivers what is queued within closeTimeout and reports what was
-// not.
-func (d *destination) close(cutLast func()) error {
+// windows, delivers what is queued within closeTimeout and returns one line
+// for the end of the run: how many windows were sent and dropped, and
+// where; err is not nil when some were not delivered at the end, and then
+// the line says why.
+func (d *destination) close(cutLast func()) (line string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	return d.Close(ctx, cutLast)
+	err = d.Close(ctx, cutLast)
+	st := d.Stats()
+	line = fmt.Sprintf("sent %s to %s, %d dropped", upload.Plural(st.Uploaded), d.Target(), st.Dropped)
+	if err != nil {
+		// err says the count and the address too: only its cause is new.
+		cause := err
+		if u := errors.Unwrap(err); u != nil {
+			cause = u
+		}
+		line = fmt.Sprintf("%s (the last undelivered: %v)", line, cause)
+	}
+	return line, err
 }
 
 // push queues windows under the destination's series, adding extra tags.

@@ -49,7 +49,7 @@ Examples:
   go tool pprof -top /tmp/profiles/...    # profiles written by the file:// sink
 
 Perf events need root, CAP_PERFMON, or kernel.perf_event_paranoid <= 2 for
-your own processes (sysctl kernel.perf_event_paranoid=1).
+your own processes (2, the usual default, samples user time only).
 `
 
 // relayed are the signals exec passes on to the child. SIGCHLD, SIGPIPE and
@@ -154,8 +154,10 @@ loop:
 			cpu.close()
 		}
 	}
-	if err := dst.close(lastCut); err != nil {
-		log.Errorf("%v", err)
+	if line, err := dst.close(lastCut); err != nil {
+		log.Errorf("%s", line)
+	} else {
+		log.Infof("%s", line)
 	}
 	return exitStatus(cmd, waitErr, io)
 }

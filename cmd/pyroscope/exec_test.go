@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"syscall"
@@ -35,6 +36,12 @@ func TestExecHotFunctionArrivesWithToken(t *testing.T) {
 	}
 	if top, n := topFunction(cpu); top != "main.hotLoop" {
 		t.Errorf("top function %q (%d samples), want main.hotLoop", top, n)
+	}
+	// The run ends with one line saying what was sent, dropped and where.
+	lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n")
+	want := fmt.Sprintf("sent %d profile windows to %s, 0 dropped", len(srv.received()), srv.URL)
+	if last := lines[len(lines)-1]; !strings.HasSuffix(last, want) {
+		t.Errorf("last line %q, want it to end %q", last, want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,7 @@ var envOf = map[string]string{
 	"upload-rate":      "PYROSCOPE_UPLOAD_RATE",
 	"log-level":        "PYROSCOPE_LOG_LEVEL",
 	"no-logging":       "PYROSCOPE_NO_LOGGING",
+	"profile-types":    "PYROSCOPE_PROFILE_TYPES", // connect only
 }
 
 // tagFlag collects repeated --tag k=v.
@@ -121,7 +123,7 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 			return
 		}
 		if err := f.Value.Set(v); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+			errs = append(errs, fmt.Errorf("%s=%q: %s", name, v, valueProblem(f.Name, v, err.Error())))
 		}
 	})
 	return errors.Join(errs...)
@@ -136,10 +138,42 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%v", err)
+		return flagError(err)
 	}
 	return applyEnv(fs, getenv)
 }
+
+// badValue matches the flag package's "invalid value" error.
+var badValue = regexp.MustCompile(`^invalid value "(.*)" for flag -([^:]+): `)
+
+// flagError rewrites the flag package's errors with flags spelled as the
+// help shows them (--upload-rate, not -upload-rate), and says what a
+// duration looks like when one did not parse.
+func flagError(err error) error {
+	msg := err.Error()
+	if m := badValue.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("--%s %q: %s", m[2], m[1], valueProblem(m[2], m[1], strings.TrimPrefix(msg, m[0])))
+	}
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Errorf("flag provided but not defined: --%s", strings.TrimPrefix(name, "-"))
+	}
+	return err
+}
+
+// valueProblem says what is wrong with value v of flag name, given the
+// flag package's reason: for a duration, what one looks like.
+func valueProblem(name, v, reason string) string {
+	if !durationFlags[name] {
+		return reason
+	}
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return fmt.Sprintf("not a duration: give a unit, such as %ss", v)
+	}
+	return "not a duration: use one such as 15s or 1m"
+}
+
+// durationFlags are the flags whose value is a Go duration.
+var durationFlags = map[string]bool{"upload-rate": true}
 
 // validateNumbers checks the flags' numeric ranges.
 func (c *commonFlags) validateNumbers() error {

@@ -84,14 +84,48 @@ func run(args []string, io *stdio) int {
 	}
 }
 
-// buildVersion names the module version and Go toolchain the binary was
-// built with.
+// buildVersion describes the build: the module version when the binary
+// was installed from a release, else the VCS revision (with "+dirty" for a
+// modified checkout) when go build recorded one, then the Go toolchain.
 func buildVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return runtime.Version()
 	}
-	return bi.Main.Version + ", " + bi.GoVersion
+	return describeBuild(bi)
+}
+
+// describeBuild is buildVersion for given build information.
+func describeBuild(bi *debug.BuildInfo) string {
+	var parts []string
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		parts = append(parts, v)
+	}
+	var rev, modified, at string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		case "vcs.time":
+			at = s.Value
+		}
+	}
+	if rev != "" && len(parts) == 0 {
+		r := "revision " + rev[:min(len(rev), 12)]
+		if modified == "true" {
+			r += "+dirty"
+		}
+		if at != "" {
+			r += " of " + at
+		}
+		parts = append(parts, r)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "development build")
+	}
+	return strings.Join(append(parts, bi.GoVersion), ", ")
 }
 
 // usageError prints err as one line that says what to fix and returns

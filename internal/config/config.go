@@ -8,6 +8,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -53,6 +54,25 @@ type Config struct {
 	TLSInsecureSkipVerify              bool
 
 	DisableAutomaticResets bool
+
+	// Names says how the user set a field, by field name ("UploadRate":
+	// "--upload-rate"), for the messages about it; a field it leaves out
+	// is named "Config.<field>". The CLI fills it with its flags.
+	Names map[string]string
+
+	fromEnv map[string]string // field -> the variable Resolve read it from
+}
+
+// name is how the user set field, for a message: Names[field], else the
+// variable Resolve read it from, else "Config.<field>".
+func (c *Config) name(field string) string {
+	if n := c.Names[field]; n != "" {
+		return n
+	}
+	if v := c.fromEnv[field]; v != "" {
+		return v
+	}
+	return "Config." + field
 }
 
 // HTTPClient sends requests; *http.Client satisfies it.
@@ -124,6 +144,10 @@ type Settings struct {
 	// Flush and Stop.
 	Manual bool
 
+	// Renamed maps each tag key the user gave that servers cannot store
+	// to the key sent instead (TagKey).
+	Renamed map[string]string
+
 	// Log writes the SDK's lines to the Logger, filtered by
 	// PYROSCOPE_LOG_LEVEL, each with the attribute app.
 	Log logging.Func
@@ -141,24 +165,27 @@ func Resolve(cfg Config, env LookupEnv) (*Settings, error) {
 		env = os.LookupEnv
 	}
 	c := cfg // the environment fills what cfg left unset
-	str := func(field *string, name string) {
+	c.fromEnv = map[string]string{}
+	str := func(field *string, fieldName, name string) {
 		if *field == "" {
 			if v, ok := env(name); ok {
 				*field = strings.TrimSpace(v)
+				c.fromEnv[fieldName] = name
 			}
 		}
 	}
-	str(&c.ApplicationName, "PYROSCOPE_APPLICATION_NAME")
-	str(&c.ServerAddress, "PYROSCOPE_SERVER_ADDRESS")
-	str(&c.Protocol, "PYROSCOPE_PROTOCOL")
-	str(&c.BasicAuthUser, "PYROSCOPE_BASIC_AUTH_USER")
-	str(&c.BasicAuthPassword, "PYROSCOPE_BASIC_AUTH_PASSWORD")
-	str(&c.TenantID, "PYROSCOPE_TENANT_ID")
-	str(&c.TLSCAFile, "PYROSCOPE_TLS_CA_FILE")
-	str(&c.TLSCertFile, "PYROSCOPE_TLS_CERT_FILE")
-	str(&c.TLSKeyFile, "PYROSCOPE_TLS_KEY_FILE")
+	str(&c.ApplicationName, "ApplicationName", "PYROSCOPE_APPLICATION_NAME")
+	str(&c.ServerAddress, "ServerAddress", "PYROSCOPE_SERVER_ADDRESS")
+	str(&c.Protocol, "Protocol", "PYROSCOPE_PROTOCOL")
+	str(&c.BasicAuthUser, "BasicAuthUser", "PYROSCOPE_BASIC_AUTH_USER")
+	str(&c.BasicAuthPassword, "BasicAuthPassword", "PYROSCOPE_BASIC_AUTH_PASSWORD")
+	str(&c.TenantID, "TenantID", "PYROSCOPE_TENANT_ID")
+	str(&c.TLSCAFile, "TLSCAFile", "PYROSCOPE_TLS_CA_FILE")
+	str(&c.TLSCertFile, "TLSCertFile", "PYROSCOPE_TLS_CERT_FILE")
+	str(&c.TLSKeyFile, "TLSKeyFile", "PYROSCOPE_TLS_KEY_FILE")
 	if v, ok := env("PYROSCOPE_ADHOC_SERVER_ADDRESS"); ok && strings.TrimSpace(v) != "" {
 		c.ServerAddress = strings.TrimSpace(v)
+		c.fromEnv["ServerAddress"] = "PYROSCOPE_ADHOC_SERVER_ADDRESS"
 	}
 	s := &Settings{
 		BasicUser: c.BasicAuthUser, BasicPassword: NewSecret(c.BasicAuthPassword), TenantID: c.TenantID,
@@ -173,15 +200,22 @@ func Resolve(cfg Config, env LookupEnv) (*Settings, error) {
 			return nil, err
 		}
 	}
+	if len(s.Renamed) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(s.Renamed)) {
+			parts = append(parts, fmt.Sprintf("%q as %q", k, s.Renamed[k]))
+		}
+		s.Log.Logf(logging.Info, "tag keys sent as the servers store them: %s", strings.Join(parts, ", "))
+	}
 	return s, nil
 }
 
 func resolveToken(c *Config, s *Settings, env LookupEnv) error {
 	switch {
 	case c.AuthToken != "":
-		s.Token, s.TokenSource = NewSecret(c.AuthToken), "Config.AuthToken"
+		s.Token, s.TokenSource = NewSecret(c.AuthToken), c.name("AuthToken")
 	case c.AuthTokenFile != "":
-		s.TokenFile, s.TokenSource = c.AuthTokenFile, "Config.AuthTokenFile"
+		s.TokenFile, s.TokenSource = c.AuthTokenFile, c.name("AuthTokenFile")
 	default:
 		if v, ok := env("PYROSCOPE_AUTH_TOKEN"); ok && strings.TrimSpace(v) != "" {
 			s.Token, s.TokenSource = NewSecret(strings.TrimSpace(v)), "PYROSCOPE_AUTH_TOKEN"
@@ -189,8 +223,8 @@ func resolveToken(c *Config, s *Settings, env LookupEnv) error {
 			s.TokenFile, s.TokenSource = strings.TrimSpace(v), "PYROSCOPE_AUTH_TOKEN_FILE"
 		}
 	}
-	if s.Token.IsSet() && s.TokenFile != "" {
-		return fmt.Errorf("pyroscope: both a token and a token file are set (%s): drop one", s.TokenSource)
+	if c.AuthToken != "" && c.AuthTokenFile != "" {
+		return fmt.Errorf("pyroscope: both a token (%s) and a token file (%s) are set: drop one", c.name("AuthToken"), c.name("AuthTokenFile"))
 	}
 	if (s.Token.IsSet() || s.TokenFile != "") && (s.BasicUser != "" || s.BasicPassword.IsSet()) {
 		return fmt.Errorf("pyroscope: a token (from %s) and basic auth (BasicAuthUser/BasicAuthPassword or PYROSCOPE_BASIC_AUTH_*) are both set, which is ambiguous: drop the basic auth for a Pyroscope API key or Polar Signals token, or drop the token", s.TokenSource)
@@ -204,7 +238,7 @@ func resolveToken(c *Config, s *Settings, env LookupEnv) error {
 }
 
 func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
-	dur := func(field *time.Duration, name string, def time.Duration) error {
+	dur := func(field *time.Duration, fieldName, name string, def time.Duration) error {
 		if *field == 0 {
 			if v, ok := env(name); ok && strings.TrimSpace(v) != "" {
 				d, err := time.ParseDuration(strings.TrimSpace(v))
@@ -215,7 +249,7 @@ func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
 			}
 		}
 		if *field < 0 {
-			return fmt.Errorf("pyroscope: %s must not be negative", strings.TrimPrefix(name, "PYROSCOPE_"))
+			return fmt.Errorf("pyroscope: %s is %s, which is negative: use a duration such as %s, or leave it zero for %s or the default", c.name(fieldName), *field, def, name)
 		}
 		if *field == 0 {
 			*field = def
@@ -224,7 +258,7 @@ func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
 	}
 	// integer reads a whole number no smaller than least: 0 for sizes, -1
 	// for the runtime rates, where -1 means "leave the runtime's alone".
-	integer := func(field *int, name string, least int) error {
+	integer := func(field *int, fieldName, name string, least int) error {
 		if *field == 0 {
 			if v, ok := env(name); ok && strings.TrimSpace(v) != "" {
 				n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -235,7 +269,7 @@ func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
 			}
 		}
 		if *field < least {
-			return fmt.Errorf("pyroscope: %s is %d: use an integer of at least %d", strings.TrimPrefix(name, "PYROSCOPE_"), *field, least)
+			return fmt.Errorf("pyroscope: %s is %d: use an integer of at least %d", c.name(fieldName), *field, least)
 		}
 		return nil
 	}
@@ -250,12 +284,12 @@ func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
 		return nil
 	}
 	for _, err := range []error{
-		dur(&c.UploadRate, "PYROSCOPE_UPLOAD_RATE", DefaultUploadRate),
-		dur(&c.UploadTimeout, "PYROSCOPE_UPLOAD_TIMEOUT", DefaultUploadTimeout),
-		dur(&c.StopTimeout, "PYROSCOPE_STOP_TIMEOUT", DefaultStopTimeout),
-		integer(&c.QueueBytes, "PYROSCOPE_QUEUE_BYTES", 0),
-		integer(&c.MutexProfileFraction, "PYROSCOPE_MUTEX_PROFILE_FRACTION", -1),
-		integer(&c.BlockProfileRate, "PYROSCOPE_BLOCK_PROFILE_RATE", -1),
+		dur(&c.UploadRate, "UploadRate", "PYROSCOPE_UPLOAD_RATE", DefaultUploadRate),
+		dur(&c.UploadTimeout, "UploadTimeout", "PYROSCOPE_UPLOAD_TIMEOUT", DefaultUploadTimeout),
+		dur(&c.StopTimeout, "StopTimeout", "PYROSCOPE_STOP_TIMEOUT", DefaultStopTimeout),
+		integer(&c.QueueBytes, "QueueBytes", "PYROSCOPE_QUEUE_BYTES", 0),
+		integer(&c.MutexProfileFraction, "MutexProfileFraction", "PYROSCOPE_MUTEX_PROFILE_FRACTION", -1),
+		integer(&c.BlockProfileRate, "BlockProfileRate", "PYROSCOPE_BLOCK_PROFILE_RATE", -1),
 		boolean(&c.TLSInsecureSkipVerify, "PYROSCOPE_TLS_INSECURE_SKIP_VERIFY"),
 	} {
 		if err != nil {
@@ -275,7 +309,7 @@ func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
 		c.SampleRate = DefaultSampleRate
 	}
 	if c.SampleRate > 10000 {
-		return fmt.Errorf("pyroscope: SampleRate %d is above 10000 Hz: use 100 (the default) or a value up to 10000", c.SampleRate)
+		return fmt.Errorf("pyroscope: %s is %d, above 10000 Hz: use 100 (the default) or a value up to 10000", c.name("SampleRate"), c.SampleRate)
 	}
 	s.UploadRate, s.UploadTimeout, s.StopTimeout = c.UploadRate, c.UploadTimeout, c.StopTimeout
 	s.QueueBytes, s.MutexProfileFraction, s.BlockProfileRate = c.QueueBytes, c.MutexProfileFraction, c.BlockProfileRate
@@ -284,7 +318,7 @@ func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
 }
 
 func resolveTypes(c *Config, s *Settings, env LookupEnv) error {
-	types, source := c.ProfileTypes, "ProfileTypes"
+	types, source := c.ProfileTypes, c.name("ProfileTypes")
 	if len(types) == 0 {
 		if v, ok := env("PYROSCOPE_PROFILE_TYPES"); ok && strings.TrimSpace(v) != "" {
 			source = "PYROSCOPE_PROFILE_TYPES"
@@ -311,14 +345,14 @@ func resolveTypes(c *Config, s *Settings, env LookupEnv) error {
 
 func resolveName(c *Config, s *Settings, env LookupEnv) error {
 	if c.ApplicationName == "" {
-		return fmt.Errorf("pyroscope: ApplicationName is empty: set Config.ApplicationName or PYROSCOPE_APPLICATION_NAME (e.g. \"checkout.api\")")
+		return fmt.Errorf("pyroscope: the application name is empty: set %s or PYROSCOPE_APPLICATION_NAME (e.g. \"checkout.api\")", c.name("ApplicationName"))
 	}
 	app, nameTags, err := parseAppName(c.ApplicationName)
 	if err != nil {
-		return fmt.Errorf("pyroscope: ApplicationName: %w", err)
+		return fmt.Errorf("pyroscope: %s: %w", c.name("ApplicationName"), err)
 	}
 	s.App, s.Tags = app, nameTags
-	tags, source := c.Tags, "Tags"
+	tags, source := c.Tags, c.name("Tags")
 	if len(tags) == 0 {
 		if v, ok := env("PYROSCOPE_TAGS"); ok && strings.TrimSpace(v) != "" {
 			source = "PYROSCOPE_TAGS"
@@ -331,15 +365,22 @@ func resolveName(c *Config, s *Settings, env LookupEnv) error {
 		if err := validateTag(k, v); err != nil {
 			return fmt.Errorf("pyroscope: %s: %w", source, err)
 		}
-		s.Tags[k] = v
 	}
+	s.Renamed = map[string]string{}
+	if s.Tags, err = renameTags(s.Tags, s.Renamed); err != nil {
+		return fmt.Errorf("pyroscope: %s: %w", c.name("ApplicationName"), err)
+	}
+	if tags, err = renameTags(tags, s.Renamed); err != nil {
+		return fmt.Errorf("pyroscope: %s: %w", source, err)
+	}
+	maps.Copy(s.Tags, tags)
 	return nil
 }
 
 func resolveAddress(c *Config, s *Settings, _ LookupEnv) error {
 	a := c.ServerAddress
 	if a == "" {
-		return fmt.Errorf("pyroscope: ServerAddress is empty: set Config.ServerAddress or PYROSCOPE_SERVER_ADDRESS (e.g. \"http://pyroscope:4040\", or \"file:///tmp/profiles\" to write files)")
+		return fmt.Errorf("pyroscope: the server address is empty: set %s or PYROSCOPE_SERVER_ADDRESS (e.g. \"http://pyroscope:4040\", or \"file:///tmp/profiles\" to write files)", c.name("ServerAddress"))
 	}
 	if c.Protocol == "" {
 		c.Protocol = ProtocolIngest
@@ -348,7 +389,7 @@ func resolveAddress(c *Config, s *Settings, _ LookupEnv) error {
 	switch s.Protocol {
 	case ProtocolIngest, ProtocolPush, ProtocolParca:
 	default:
-		return fmt.Errorf("pyroscope: Protocol %q is unknown: use \"ingest\" (Pyroscope /ingest, the default), \"push\" (Pyroscope push API) or \"parca\" (Parca, Polar Signals)", c.Protocol)
+		return fmt.Errorf("pyroscope: %s %q is unknown: use \"ingest\" (Pyroscope /ingest, the default), \"push\" (Pyroscope push API) or \"parca\" (Parca, Polar Signals)", c.name("Protocol"), c.Protocol)
 	}
 	if strings.HasPrefix(a, "file://") {
 		s.Protocol, s.Address = ProtocolDir, a
@@ -363,10 +404,10 @@ func resolveAddress(c *Config, s *Settings, _ LookupEnv) error {
 		}
 	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("pyroscope: ServerAddress %q is not an http(s) URL with a host: use e.g. \"https://profiles.example.com\" or \"file:///var/lib/profiles\"", a)
+		return fmt.Errorf("pyroscope: %s %q is not an http(s) URL with a host: use e.g. \"https://profiles.example.com\" or \"file:///var/lib/profiles\"", c.name("ServerAddress"), a)
 	}
 	if u.User != nil {
-		return fmt.Errorf("pyroscope: ServerAddress must not carry credentials in the URL: use AuthToken or BasicAuthUser/BasicAuthPassword")
+		return fmt.Errorf("pyroscope: %s must not carry credentials in the URL: use a token or basic auth instead", c.name("ServerAddress"))
 	}
 	s.Address = strings.TrimRight(a, "/")
 	return nil

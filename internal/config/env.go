@@ -39,8 +39,8 @@ func (s *Settings) Env() map[string]string {
 	}
 }
 
-// WithTags is s's tags with extra added (extra wins); s's own map is not
-// changed.
+// WithTags is s's tags with extra added (extra wins), their keys as TagKey
+// stores them; s's own map is not changed.
 func (s *Settings) WithTags(extra map[string]string) map[string]string {
 	if len(extra) == 0 {
 		return s.Tags
@@ -49,6 +49,8 @@ func (s *Settings) WithTags(extra map[string]string) map[string]string {
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	maps.Copy(tags, extra)
+	for k, v := range extra {
+		tags[TagKey(k)] = v
+	}
 	return tags
 }

@@ -70,23 +70,70 @@ func ValidateTags(tags map[string]string) error {
 	return nil
 }
 
-// validateTag accepts keys of letters, digits and '_' not starting with a
-// digit (Pyroscope 0.37 rejects a whole upload for a '.' in a key, and Parca
-// needs Prometheus label names), not reserved ("__" prefix), and values
-// without the characters that break "app{k=v}": { } , = and control
-// characters.
+// TagKey is the key a server stores for tag or label key k: every
+// character other than an ASCII letter, digit or '_' becomes '_', and a
+// leading digit gets a '_' before it. Pyroscope 0.37 rejects a whole upload
+// for a '.' in a key, current Pyroscope for a '-' or a space, and Parca
+// needs Prometheus label names, so the rule is the same for every backend:
+// "service.version" becomes "service_version", "k8s-pod" "k8s_pod".
+func TagKey(k string) string {
+	ok := true
+	for i, r := range k {
+		if !keyRune(i, r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return k
+	}
+	var b strings.Builder
+	for i, r := range k {
+		if i == 0 && r >= '0' && r <= '9' {
+			b.WriteByte('_')
+		}
+		if keyRune(1, r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// keyRune reports whether r may stand at byte offset i of a stored key.
+func keyRune(i int, r rune) bool {
+	return r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+}
+
+// renameTags returns tags with every key as TagKey stores it, and records
+// in renamed each key it changed. Two keys that become one are an error.
+func renameTags(tags map[string]string, renamed map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(tags))
+	from := map[string]string{}
+	for k, v := range tags {
+		nk := TagKey(k)
+		if other, dup := from[nk]; dup {
+			return nil, fmt.Errorf("tag keys %q and %q both become %q on the server: rename one", min(k, other), max(k, other), nk)
+		}
+		from[nk] = k
+		if nk != k {
+			renamed[k] = nk
+		}
+		out[nk] = v
+	}
+	return out, nil
+}
+
+// validateTag accepts any non-empty key not reserved ("__" prefix), as
+// TagKey will store it, and values without the characters that break
+// "app{k=v}": { } , = and control characters.
 func validateTag(k, v string) error {
 	if k == "" {
 		return fmt.Errorf("empty tag key (value %q)", v)
 	}
-	if strings.HasPrefix(k, "__") {
+	if strings.HasPrefix(TagKey(k), "__") {
 		return fmt.Errorf("tag key %q starts with \"__\", which is reserved for the server", k)
-	}
-	for i, r := range k {
-		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
-		if !ok {
-			return fmt.Errorf("tag key %q contains %q: keys are letters, digits and '_', not starting with a digit (servers reject others)", k, r)
-		}
 	}
 	if v == "" {
 		return fmt.Errorf("tag %q has an empty value", k)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
@@ -33,6 +34,7 @@ func Open(s *config.Settings, userAgent string) (*Destination, error) {
 		Timeout:     s.UploadTimeout,
 		Logf:        s.Log,
 		Credentials: creds,
+		Target:      redactURL(s.Address),
 	})}, nil
 }
 
@@ -112,6 +114,9 @@ func (d *Destination) Push(extra map[string]string, ws ...window.Window) {
 	tags := d.s.WithTags(extra)
 	for i := range ws {
 		ws[i].App, ws[i].Tags = d.s.App, tags
+		if labelled(ws[i].Name) {
+			ws[i].Data = storableLabelKeys(ws[i].Data)
+		}
 	}
 	d.queue.Push(ws...)
 }
@@ -128,6 +133,14 @@ func (d *Destination) Flush(ctx context.Context) error { return d.queue.Flush(ct
 // refused since cutLast began, a last window refused before delivery of the
 // rest began included.
 func (d *Destination) Close(ctx context.Context, cutLast func()) error {
+	// Delivery ends a little before ctx's deadline, so that cancelling what
+	// is in flight and closing the connections fit in it too: Close as a
+	// whole returns by the deadline.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-closeMargin(time.Until(dl))))
+		defer cancel()
+	}
 	before := d.queue.Stats().Dropped
 	if cutLast != nil {
 		cutLast()
@@ -145,8 +158,22 @@ func (d *Destination) Close(ctx context.Context, cutLast func()) error {
 	if err == nil {
 		err = errors.New(st.LastError)
 	}
-	return fmt.Errorf("pyroscope: %d windows not delivered to %s: %w", lost, redactURL(d.s.Address), err)
+	return fmt.Errorf("pyroscope: %s not delivered to %s: %w", plural(lost, "profile window"), redactURL(d.s.Address), err)
 }
+
+// closeMargin is how much of the time left before Close's deadline is kept
+// for cancelling the sends in flight and closing connections: a tenth, at
+// most 100 ms.
+func closeMargin(left time.Duration) time.Duration {
+	return max(min(left/10, 100*time.Millisecond), 0)
+}
+
+// Target is where windows go, for a log line: the address without
+// credentials or query.
+func (d *Destination) Target() string { return redactURL(d.s.Address) }
+
+// Plural says n profile windows: "1 profile window", "2 profile windows".
+func Plural(n int64) string { return plural(int(n), "profile window") }
 
 // Stats returns the delivery counters.
 func (d *Destination) Stats() Stats { return d.queue.Stats() }

@@ -111,7 +111,8 @@ func (p *Parca) call(ctx context.Context, msg []byte) error {
 	resp, err := p.client.Do(req)
 	if err != nil {
 		var rh tls.RecordHeaderError
-		if errors.As(err, &rh) {
+		// net/http turns a plaintext answer into an error of its own text.
+		if errors.As(err, &rh) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 			err = fmt.Errorf("%w (the server does not speak TLS; for a plaintext server write the address as http://host:port)", err)
 		}
 		return Classify(writeRawProcedure, nil, err)

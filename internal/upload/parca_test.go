@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,5 +62,32 @@ func TestParcaUsesTheClientAndItsShortRetries(t *testing.T) {
 	}
 	if calls.Load() != 2 || used.Load() != 2 {
 		t.Errorf("server answered %d calls, the user's client made %d; want 2 and 2", calls.Load(), used.Load())
+	}
+}
+
+// A bare host:port means TLS; against a plaintext server the failure says
+// to write http://.
+func TestParcaBareAddressAgainstPlaintextSaysHTTP(t *testing.T) {
+	leakCheck(t)
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	defer srv.Close()
+	client, err := NewHTTPClient(TransportOptions{HTTP2: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewParca(strings.TrimPrefix(srv.URL, "http://"), nil, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = p.Send(ctx, []window.Window{{App: "a", Name: window.KindCPU, Data: []byte("x")}})
+	if err == nil || !strings.Contains(err.Error(), "write the address as http://host:port") {
+		t.Fatalf("Send = %v; want the hint to write http://", err)
 	}
 }

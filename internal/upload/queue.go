@@ -50,6 +50,9 @@ type QueueOptions struct {
 	// TokenSource when the server rejects them, and removes their secrets
 	// from every message it logs or keeps. May be nil.
 	Credentials *Credentials
+	// Target names where the windows go (an address without credentials),
+	// for the line that says deliveries started failing. May be empty.
+	Target string
 
 	clock clock.Clock // time source; the real clock when nil
 }
@@ -96,6 +99,9 @@ type Queue struct {
 	authLogged  map[string]bool
 	undelivered int
 	closeErr    error
+	// failing is set by the warning that deliveries fail and cleared by
+	// the line that says they recovered: each run of failures is said once.
+	failing bool
 }
 
 // entry is a queued window with its place in the push order and its series.
@@ -242,14 +248,12 @@ func (q *Queue) Close(ctx context.Context) (undelivered int, err error) {
 	q.mu.Unlock()
 	q.logDrops(summary)
 
-	if n > 0 {
-		err = fmt.Errorf("upload: %d profile windows not delivered before the deadline: %w", n, context.Cause(ctx))
-		if ctx.Err() == nil {
-			err = fmt.Errorf("upload: %d profile windows not delivered", n)
-		}
+	if n > 0 && ctx.Err() != nil {
+		// The count is Close's first result: the error says only why.
+		err = fmt.Errorf("the deadline passed: %w", context.Cause(ctx))
 	}
 	if stuck {
-		err = errors.Join(err, errors.New("upload: a backend did not return after its context was cancelled"))
+		err = errors.Join(err, errors.New("a backend did not return after its context was cancelled"))
 	}
 	q.undelivered, q.closeErr = n, err
 	close(q.closed)
@@ -394,13 +398,19 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		q.stats.BytesSent += int64(len(e.w.Data))
 		q.bytes -= e.size
 	}
+	var lines []logLine
 	if n > 0 {
 		q.stats.LastSuccess = now
+		if q.failing {
+			q.failing = false
+			lines = append(lines, logLine{logging.Info, fmt.Sprintf("delivery%s recovered after %s",
+				q.targetSuffix(), plural(q.failures, "failed attempt")), nil})
+		}
 		q.failures = 0
 		clear(q.authLogged)
 	}
 	if err == nil {
-		return nil
+		return lines
 	}
 	rest := batch[n:]
 	// raw is what the server said, for the lines that quote the last error;
@@ -411,7 +421,10 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		q.opts.Credentials.explainRejection(e)
 	}
 	msg := q.redact.redact(err.Error())
-	q.stats.LastError, q.stats.LastErrorAt = msg, now
+	if q.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		// Close's own cancelling is no news about the server.
+		q.stats.LastError, q.stats.LastErrorAt = msg, now
+	}
 	if q.ctx.Err() != nil || Retryable(err) {
 		q.requeueLocked(rest)
 		q.stats.Retried += int64(len(rest))
@@ -422,10 +435,16 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 		}
 		wait := backoff(q.failures, queueBackoffBase, queueBackoffCap, after)
 		q.notBefore = now.Add(wait)
-		return []logLine{{logging.Debug, fmt.Sprintf("upload failed, retrying %d windows in %s: %s", len(rest), wait.Round(time.Millisecond), msg),
-			failureAttrs(q.failures, e)}}
+		if !q.failing && q.ctx.Err() == nil {
+			// The first failure of a run is said at warn, once; the
+			// retries that follow are debug until delivery recovers.
+			q.failing = true
+			return append(lines, logLine{logging.Warn, fmt.Sprintf("delivery%s failed, will retry: %s", q.targetSuffix(), msg),
+				failureAttrs(q.failures, e)})
+		}
+		return append(lines, logLine{logging.Debug, fmt.Sprintf("upload failed, retrying %s in %s: %s", plural(len(rest), "window"), wait.Round(time.Millisecond), msg),
+			failureAttrs(q.failures, e)})
 	}
-	var lines []logLine
 	// Rejected for good: drop the window the server refused, keep the rest.
 	q.bytes -= rest[0].size
 	q.dropLocked(rest[0].w.Name, dropRejected)
@@ -523,6 +542,22 @@ func (q *Queue) logf(level logging.Level, format string, args ...any) {
 		out = append(out, a)
 	}
 	q.opts.Logf(level, "%s", out...)
+}
+
+// targetSuffix is " to <Target>", or "" when the queue has no Target.
+func (q *Queue) targetSuffix() string {
+	if q.opts.Target == "" {
+		return ""
+	}
+	return " to " + q.opts.Target
+}
+
+// plural says n things: "1 window", "2 windows".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // failureAttrs are the attributes of a line about a failed attempt: how

@@ -355,7 +355,7 @@ func TestQueueBudgetDropsOldest(t *testing.T) {
 	// The drop summaries (one at once, the rest at most a minute later or
 	// at Close) add up to exactly the drops.
 	total := 0
-	re := regexp.MustCompile(`dropped (\d+) profile windows: \d+ over the byte budget \(cpu \d+\)`)
+	re := regexp.MustCompile(`dropped (\d+) profile windows?: \d+ over the byte budget \(cpu \d+\)`)
 	lines := logs.matching("dropped")
 	for _, l := range lines {
 		m := re.FindStringSubmatch(l)
@@ -388,7 +388,7 @@ func TestQueueDropSummaryOncePerMinute(t *testing.T) {
 	q.Push(testWindow(window.KindHeap, 3, 100))                                      // drops 1, within the minute
 	clk.Shift(30 * time.Second)                                                      // no timer fires: the worker keeps waiting
 	q.Push(testWindow(window.KindHeap, 4, 100))                                      // drops 1, still within the minute
-	if got := logs.matching("dropped"); len(got) != 1 || !strings.Contains(got[0], "dropped 1 profile windows") {
+	if got := logs.matching("dropped"); len(got) != 1 || !strings.Contains(got[0], "dropped 1 profile window") {
 		t.Fatalf("drop summaries within the first minute: %q", got)
 	}
 	clk.Shift(31 * time.Second)
@@ -668,4 +668,62 @@ func TestQueueOrderPerSeries(t *testing.T) {
 		}
 	}
 	closeQueue(t, q)
+}
+
+// An outage is said once at warn, with the target and "will retry", its
+// retries only at debug, and the recovery once at info; a second outage is
+// said again.
+func TestQueueSaysEachOutageOnce(t *testing.T) {
+	leakCheck(t)
+	logs := captureLogs(t)
+	clk := clocktest.NewFake()
+	failLeft := 4
+	srv := newFaultServer(t, func(r *http.Request, id string) fault {
+		if failLeft > 0 { // decide runs under the server's lock
+			failLeft--
+			return fault{status: http.StatusServiceUnavailable}
+		}
+		return fault{}
+	})
+	q := NewQueue(&httpBackend{srv.URL, plainClient(t), nil}, QueueOptions{
+		Workers: 1, Logf: logs.logf, clock: clk, Target: "http://pyroscope.example:4040",
+	})
+	clk.Drive(t)
+	for i := range 3 {
+		q.Push(testWindow(window.KindCPU, i, 10))
+	}
+	flush(t, q)
+	srv.mu.Lock()
+	failLeft = 1 // a second, shorter outage
+	srv.mu.Unlock()
+	q.Push(testWindow(window.KindCPU, 3, 10))
+	flush(t, q)
+	closeQueue(t, q)
+
+	var warns, infos []string
+	for _, l := range logs.all() {
+		switch {
+		case strings.HasPrefix(l, "warn: "):
+			warns = append(warns, l)
+		case strings.HasPrefix(l, "info: "):
+			infos = append(infos, l)
+		case strings.HasPrefix(l, "error: "):
+			t.Errorf("a retryable failure logged at error: %q", l)
+		}
+	}
+	wantWarn := "warn: delivery to http://pyroscope.example:4040 failed, will retry: "
+	if len(warns) != 2 || !strings.HasPrefix(warns[0], wantWarn) || !strings.Contains(warns[0], "503") ||
+		!strings.HasPrefix(warns[1], wantWarn) {
+		t.Errorf("warn lines %q, want two starting %q and naming the status", warns, wantWarn)
+	}
+	want := []string{
+		"info: delivery to http://pyroscope.example:4040 recovered after 4 failed attempts",
+		"info: delivery to http://pyroscope.example:4040 recovered after 1 failed attempt",
+	}
+	if !slices.Equal(infos, want) {
+		t.Errorf("info lines %q, want %q", infos, want)
+	}
+	if attempts, got := srv.snapshot(); len(attempts) != 9 || len(got) != 4 {
+		t.Errorf("%d attempts, %d delivered; want 9 and 4", len(attempts), len(got))
+	}
 }

@@ -86,7 +86,7 @@ func (d *dropLog) take(now time.Time, force bool) string {
 		parts = append(parts, fmt.Sprintf("%d %s (%s)", n, reason, strings.Join(names, ", ")))
 	}
 	d.pending, d.last = nil, now
-	return fmt.Sprintf("dropped %d profile windows: %s", total, strings.Join(parts, "; "))
+	return fmt.Sprintf("dropped %s: %s", plural(total, "profile window"), strings.Join(parts, "; "))
 }
 
 // redactor removes the secrets of a Credentials from text that may have

@@ -16,7 +16,7 @@ func TestDropLogSummary(t *testing.T) {
 		t.Errorf("summary with no drops: %q", s)
 	}
 	d.add(dropBudget, window.KindCPU)
-	if s := d.take(t0, false); s != "dropped 1 profile windows: 1 over the byte budget (cpu 1)" {
+	if s := d.take(t0, false); s != "dropped 1 profile window: 1 over the byte budget (cpu 1)" {
 		t.Errorf("first summary = %q", s)
 	}
 	d.add(dropBudget, window.KindCPU)

@@ -1,0 +1,118 @@
+package upload
+
+import (
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
+)
+
+// Sample labels are the one part of a profile's bytes that other code in
+// the program decides: dd-trace-go sets "span id", "local root span id"
+// and "trace endpoint", and Pyroscope refuses a whole upload (422 "invalid
+// label name") for a key it cannot store. Destination.Push rewrites such
+// keys with config.TagKey, the rule of the series tags, before any backend
+// sees the window, so that no backend parses a profile for it. Keys a
+// server stores as they are ("span_id", which otel-profiling-go sets and
+// Pyroscope links spans by) are left alone.
+
+// labelled reports whether windows of kind carry sample labels: the Go
+// runtime attaches them to CPU samples and goroutines only.
+func labelled(kind string) bool {
+	return kind == window.KindCPU || kind == window.KindGoroutines || kind == window.KindGoroutineLeak
+}
+
+// storableLabelKeys returns data, a profile gzipped or not, with every
+// sample label key that config.TagKey would change replaced by its
+// translation; data itself when no key needs it or data is not a
+// well-formed profile (the server then says what is wrong with it).
+func storableLabelKeys(data []byte) []byte {
+	raw, err := gunzipped(data)
+	if err != nil {
+		return data
+	}
+	var strs []string
+	keys := map[uint64]bool{}
+	ok := walkFields(raw, func(field, wire int, _ uint64, b []byte) {
+		switch {
+		case field == pprofwire.ProfileStringTable && wire == protowire.Bytes:
+			strs = append(strs, string(b))
+		case field == pprofwire.ProfileSample && wire == protowire.Bytes:
+			walkFields(b, func(f, w int, _ uint64, l []byte) {
+				if f == pprofwire.SampleLabel && w == protowire.Bytes {
+					if k, ok := labelKey(l); ok {
+						keys[k] = true
+					}
+				}
+			})
+		}
+	})
+	if !ok {
+		return data
+	}
+	// Each key to translate gets a new string at the end of the table.
+	renamed := map[uint64]uint64{}
+	var added []string
+	for k := range keys {
+		if k >= uint64(len(strs)) {
+			return data
+		}
+		if to := config.TagKey(strs[k]); to != strs[k] {
+			renamed[k] = uint64(len(strs) + len(added))
+			added = append(added, to)
+		}
+	}
+	if len(renamed) == 0 {
+		return data
+	}
+	out := make([]byte, 0, len(raw)+64)
+	walkFields(raw, func(field, wire int, v uint64, b []byte) {
+		if field != pprofwire.ProfileSample || wire != protowire.Bytes {
+			out = appendField(out, field, wire, v, b)
+			return
+		}
+		var sample []byte
+		walkFields(b, func(f, w int, v uint64, l []byte) {
+			if f == pprofwire.SampleLabel && w == protowire.Bytes {
+				l = renameLabelKey(l, renamed)
+			}
+			sample = appendField(sample, f, w, v, l)
+		})
+		out = protowire.AppendBytes(out, field, sample)
+	})
+	for _, s := range added {
+		out = protowire.AppendString(out, pprofwire.ProfileStringTable, s)
+	}
+	if isGzip(data) {
+		return gzipped(out)
+	}
+	return out
+}
+
+// labelKey returns the key (a string table index) of an encoded Label.
+func labelKey(l []byte) (key uint64, ok bool) {
+	walkFields(l, func(f, w int, v uint64, _ []byte) {
+		if f == pprofwire.LabelKey && w == protowire.Varint {
+			key, ok = v, true
+		}
+	})
+	return key, ok
+}
+
+// renameLabelKey returns the encoded Label l with its key replaced as
+// renamed says, or l itself.
+func renameLabelKey(l []byte, renamed map[uint64]uint64) []byte {
+	k, ok := labelKey(l)
+	to, found := renamed[k]
+	if !ok || !found {
+		return l
+	}
+	var out []byte
+	walkFields(l, func(f, w int, v uint64, b []byte) {
+		if f == pprofwire.LabelKey && w == protowire.Varint {
+			v = to
+		}
+		out = appendField(out, f, w, v, b)
+	})
+	return out
+}

@@ -1,0 +1,76 @@
+package upload
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+func labelledProfile(t *testing.T, labels ...map[string][]string) []byte {
+	t.Helper()
+	fn := &profile.Function{ID: 1, Name: "main.work", SystemName: "main.work", Filename: "main.go"}
+	loc := &profile.Location{ID: 1, Address: 0x1000, Line: []profile.Line{{Function: fn, Line: 10}}}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
+		Period:     10000000,
+		Function:   []*profile.Function{fn},
+		Location:   []*profile.Location{loc},
+	}
+	for i, l := range labels {
+		p.Sample = append(p.Sample, &profile.Sample{Location: []*profile.Location{loc}, Value: []int64{int64(i + 1), int64(i+1) * 1e7}, Label: l})
+	}
+	var buf bytes.Buffer
+	if err := p.Write(&buf); err != nil { // gzipped, as runtime/pprof writes
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// dd-trace-go's code-hotspots labels reach the server with keys it stores;
+// otel-profiling-go's span_id arrives as it is, and so does everything else.
+func TestStorableLabelKeys(t *testing.T) {
+	in := labelledProfile(t,
+		map[string][]string{"span id": {"1234"}, "local root span id": {"99"}, "trace endpoint": {"GET /cart"}},
+		map[string][]string{"span_id": {"abcd"}, "endpoint": {"/search"}},
+	)
+	out := storableLabelKeys(in)
+	if !isGzip(out) {
+		t.Error("a gzipped profile came back uncompressed")
+	}
+	p, err := profile.ParseData(out)
+	if err != nil {
+		t.Fatalf("rewritten profile does not parse: %v", err)
+	}
+	want := []map[string][]string{
+		{"span_id": {"1234"}, "local_root_span_id": {"99"}, "trace_endpoint": {"GET /cart"}},
+		{"span_id": {"abcd"}, "endpoint": {"/search"}},
+	}
+	if len(p.Sample) != 2 {
+		t.Fatalf("%d samples, want 2", len(p.Sample))
+	}
+	for i, s := range p.Sample {
+		if !maps.EqualFunc(s.Label, want[i], slices.Equal) {
+			t.Errorf("sample %d labels %v, want %v", i, s.Label, want[i])
+		}
+		if s.Value[1] != int64(i+1)*1e7 || s.Location[0].Line[0].Function.Name != "main.work" {
+			t.Errorf("sample %d changed beyond its labels: %v %v", i, s.Value, s.Location[0].Line)
+		}
+	}
+}
+
+// A profile whose keys servers store is returned as it is, not re-encoded.
+func TestStorableLabelKeysLeavesGoodProfilesAlone(t *testing.T) {
+	for _, in := range [][]byte{
+		labelledProfile(t, map[string][]string{"span_id": {"abcd"}, "endpoint": {"/search"}}),
+		labelledProfile(t),
+		[]byte("not a profile"),
+	} {
+		if out := storableLabelKeys(in); &out[0] != &in[0] || len(out) != len(in) {
+			t.Errorf("profile of %d bytes was rewritten", len(in))
+		}
+	}
+}

@@ -65,8 +65,12 @@ func TestHeapWindowMatchesPprof(t *testing.T) {
 			t.Errorf("%s of allocKnown: ours %d, runtime/pprof %d", typ, got[typ], want[typ])
 		}
 	}
-	// Sampling error: ~5000 samples, so 15% is many standard deviations.
-	if v := got[AllocSpace]; v < n*size*85/100 || v > n*size*115/100 {
+	// Sampling error: ~4400 samples, so 15% is many standard deviations.
+	// Only the 1 KiB objects: the growth of keep, allocated in the same
+	// stack, adds about 5% of other sizes.
+	v := sumForSize(ours, size, ".allocKnown", ".TestHeapWindowMatchesPprof")[AllocSpace]
+	t.Logf("alloc_space of allocKnown's 1 KiB objects: %d, %.3f of what it allocated", v, float64(v)/(n*size))
+	if v < n*size*85/100 || v > n*size*115/100 {
 		t.Errorf("alloc_space of allocKnown = %d, want about %d", v, n*size)
 	}
 	if ours.TimeNanos != t0.UnixNano() || ours.DurationNanos != (15*time.Second).Nanoseconds() {

@@ -76,6 +76,21 @@ func sumFor(p *profile.Profile, suffixes ...string) map[string]int64 {
 	return out
 }
 
+// sumForSize is sumFor over the heap samples of objects of the given size
+// (their "bytes" label).
+func sumForSize(p *profile.Profile, size int64, suffixes ...string) map[string]int64 {
+	out := map[string]int64{}
+	for _, s := range p.Sample {
+		if len(s.NumLabel["bytes"]) != 1 || s.NumLabel["bytes"][0] != size || !hasFuncs(s, suffixes) {
+			continue
+		}
+		for i, st := range p.SampleType {
+			out[st.Type] += s.Value[i]
+		}
+	}
+	return out
+}
+
 // frameDepth returns the largest number of frames (lines, inlined ones
 // included) of a sample passing through suffix.
 func frameDepth(p *profile.Profile, suffix string) int {

@@ -64,24 +64,21 @@ func hasFuncs(s *profile.Sample, suffixes []string) bool {
 // sumFor sums, per sample type name, the values of samples that pass
 // through functions whose names end with each of suffixes.
 func sumFor(p *profile.Profile, suffixes ...string) map[string]int64 {
-	out := map[string]int64{}
-	for _, s := range p.Sample {
-		if !hasFuncs(s, suffixes) {
-			continue
-		}
-		for i, st := range p.SampleType {
-			out[st.Type] += s.Value[i]
-		}
-	}
-	return out
+	return sumWhere(p, func(*profile.Sample) bool { return true }, suffixes)
 }
 
 // sumForSize is sumFor over the heap samples of objects of the given size
 // (their "bytes" label).
 func sumForSize(p *profile.Profile, size int64, suffixes ...string) map[string]int64 {
+	return sumWhere(p, func(s *profile.Sample) bool {
+		return len(s.NumLabel["bytes"]) == 1 && s.NumLabel["bytes"][0] == size
+	}, suffixes)
+}
+
+func sumWhere(p *profile.Profile, keep func(*profile.Sample) bool, suffixes []string) map[string]int64 {
 	out := map[string]int64{}
 	for _, s := range p.Sample {
-		if len(s.NumLabel["bytes"]) != 1 || s.NumLabel["bytes"][0] != size || !hasFuncs(s, suffixes) {
+		if !keep(s) || !hasFuncs(s, suffixes) {
 			continue
 		}
 		for i, st := range p.SampleType {

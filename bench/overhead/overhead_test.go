@@ -246,10 +246,10 @@ func TestSeries(t *testing.T) {
 		{nil, 0, 0, 0, "–"},
 	}
 	for _, tt := range tests {
-		if m, lo, hi := tt.in.median(), tt.in.min(), tt.in.max(); m != tt.median || lo != tt.lo || hi != tt.hi {
+		if m, lo, hi := tt.in.Median(), tt.in.Min(), tt.in.Max(); m != tt.median || lo != tt.lo || hi != tt.hi {
 			t.Errorf("%v: median/min/max %v %v %v, want %v %v %v", tt.in, m, lo, hi, tt.median, tt.lo, tt.hi)
 		}
-		if s := tt.in.spread(times); s != tt.spread {
+		if s := tt.in.Spread(times); s != tt.spread {
 			t.Errorf("%v: spread %q, want %q", tt.in, s, tt.spread)
 		}
 	}

@@ -31,7 +31,7 @@ func plot(res *results) string {
 	top_ := 0.0
 	for _, s := range idle {
 		for _, v := range res.sdks() {
-			top_ = math.Max(top_, share(v, s).max())
+			top_ = math.Max(top_, share(v, s).Max())
 		}
 	}
 	step := niceStep(top_ / 5)
@@ -64,10 +64,10 @@ func plot(res *results) string {
 		var pts []string
 		for i, s := range idle {
 			sr := share(v, s)
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(sr.median())))
-			w(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>`+"\n", x(i), x(i), y(sr.min()), y(sr.max()), colors[v])
-			w(`<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s, %d stacks: %.2f%% median</title></circle>`+"\n", x(i), y(sr.median()), colors[v], v, s.stacks, sr.median())
-			w(`<text x="%.1f" y="%.1f" fill="%s" text-anchor="end">%.1f%%</text>`+"\n", x(i)-8, y(sr.median())+4, colors[v], sr.median())
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(sr.Median())))
+			w(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>`+"\n", x(i), x(i), y(sr.Min()), y(sr.Max()), colors[v])
+			w(`<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s, %d stacks: %.2f%% median</title></circle>`+"\n", x(i), y(sr.Median()), colors[v], v, s.stacks, sr.Median())
+			w(`<text x="%.1f" y="%.1f" fill="%s" text-anchor="end">%.1f%%</text>`+"\n", x(i)-8, y(sr.Median())+4, colors[v], sr.Median())
 		}
 		w(`<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), colors[v])
 		w(`<rect x="%d" y="%d" width="14" height="4" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", left+12, top+8+li*18, colors[v], left+32, top+13+li*18, legend(v))

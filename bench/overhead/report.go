@@ -6,51 +6,13 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
+
+	"github.com/pyroscope-sdk/pyroscope-go/bench/internal/stats"
 )
 
 // A series is one measure over the rounds of a scenario.
-type series []float64
-
-func (s series) sorted() series { c := slices.Clone(s); slices.Sort(c); return c }
-
-func (s series) median() float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	c := s.sorted()
-	n := len(c)
-	if n%2 == 1 {
-		return c[n/2]
-	}
-	return (c[n/2-1] + c[n/2]) / 2
-}
-
-func (s series) min() float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	return slices.Min(s)
-}
-
-func (s series) max() float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	return slices.Max(s)
-}
-
-// spread formats the median with min-max; f formats one value.
-func (s series) spread(f func(float64) string) string {
-	if len(s) == 0 {
-		return "–"
-	}
-	if len(s) == 1 {
-		return f(s[0])
-	}
-	return fmt.Sprintf("%s [%s – %s]", f(s.median()), f(s.min()), f(s.max()))
-}
+type series = stats.Values
 
 // measure extracts one value per round for variant v; the none record of
 // the same round is passed so that a measure can be relative to it.
@@ -136,7 +98,7 @@ func report(res *results) string {
 		}
 	}
 	w("the machine's 1-minute load average at the start of each run was %s (other work on a shared machine widens the spread, of wall times most).\n\n",
-		load.spread(func(x float64) string { return fmt.Sprintf("%.1f", x) }))
+		load.Spread(func(x float64) string { return fmt.Sprintf("%.1f", x) }))
 	w("Both SDKs collect every profile type (cpu, the four heap types, goroutines, mutex_count/duration, block_count/duration), ")
 	w("upload with the same UploadRate to one receiver on 127.0.0.1 and are built by the same Go toolchain from the same workload source ")
 	w("(only the import differs). The workload sets `runtime.SetMutexProfileFraction(10)` and `runtime.SetBlockProfileRate(10000)` itself ")
@@ -159,18 +121,18 @@ func loadedTable(b *strings.Builder, res *results, s scenario) {
 	w("Wall is the work phase; CPU is the rusage of the whole child process (start, work, Stop).\n\n")
 	w("| variant | wall | CPU | wall vs none | CPU vs none | windows | bytes/window | bytes total |\n|---|---|---|---|---|---|---|---|\n")
 	for _, v := range res.plan.variants {
-		row := []string{v, res.series(k, v, wallSeconds).spread(secs), res.series(k, v, childCPU).spread(secs)}
+		row := []string{v, res.series(k, v, wallSeconds).Spread(secs), res.series(k, v, childCPU).Spread(secs)}
 		if v == "none" {
 			row = append(row, "", "", "", "", "")
 		} else {
-			row = append(row, res.series(k, v, wallOverhead).spread(pct), res.series(k, v, cpuOverhead).spread(pct),
-				res.series(k, v, windowCount).spread(count), res.series(k, v, perWindow).spread(kib), res.series(k, v, uploaded).spread(kib))
+			row = append(row, res.series(k, v, wallOverhead).Spread(pct), res.series(k, v, cpuOverhead).Spread(pct),
+				res.series(k, v, windowCount).Spread(count), res.series(k, v, perWindow).Spread(kib), res.series(k, v, uploaded).Spread(kib))
 		}
 		w("| %s |\n", strings.Join(row, " | "))
 	}
 	w("\nours/peer: wall %s, CPU %s, bytes/window %s, bytes total %s.\n\n",
-		res.ratio(k, wallSeconds).spread(times), res.ratio(k, childCPU).spread(times),
-		res.ratio(k, perWindow).spread(times), res.ratio(k, uploaded).spread(times))
+		res.ratio(k, wallSeconds).Spread(times), res.ratio(k, childCPU).Spread(times),
+		res.ratio(k, perWindow).Spread(times), res.ratio(k, uploaded).Spread(times))
 	familyBytes(b, res, s)
 }
 
@@ -199,18 +161,18 @@ func idleTable(b *strings.Builder, res *results) {
 		k := s.key()
 		for _, v := range res.sdks() {
 			w("| %d | %s | %s | %s | %s | %s | %s |\n", s.stacks, v,
-				res.series(k, v, sdkCPU).spread(msecs), res.series(k, v, windowCount).spread(count),
-				res.series(k, v, perWindow).spread(kib), res.series(k, v, uploaded).spread(kib),
-				res.series(k, v, heapExtra).spread(mib))
+				res.series(k, v, sdkCPU).Spread(msecs), res.series(k, v, windowCount).Spread(count),
+				res.series(k, v, perWindow).Spread(kib), res.series(k, v, uploaded).Spread(kib),
+				res.series(k, v, heapExtra).Spread(mib))
 		}
 		w("| %d | none | %s of CPU while idle | | | | heap %s |\n", s.stacks,
-			res.series(k, "none", phaseCPU).spread(msecs), res.series(k, "none", func(r, _ *record) float64 { return float64(r.res.HeapObjects) }).spread(mib))
+			res.series(k, "none", phaseCPU).Spread(msecs), res.series(k, "none", func(r, _ *record) float64 { return float64(r.res.HeapObjects) }).Spread(mib))
 	}
 	w("\n| stacks | SDK CPU ours/peer | bytes/window ours/peer | bytes total ours/peer | heap above none ours/peer |\n|---|---|---|---|---|\n")
 	for _, s := range idle {
 		k := s.key()
-		w("| %d | %s | %s | %s | %s |\n", s.stacks, res.ratio(k, sdkCPU).spread(times), res.ratio(k, perWindow).spread(times),
-			res.ratio(k, uploaded).spread(times), res.ratio(k, heapExtra).spread(times))
+		w("| %d | %s | %s | %s | %s |\n", s.stacks, res.ratio(k, sdkCPU).Spread(times), res.ratio(k, perWindow).Spread(times),
+			res.ratio(k, uploaded).Spread(times), res.ratio(k, heapExtra).Spread(times))
 	}
 	w("\n")
 	familyBytes(b, res, idle[len(idle)-1])
@@ -235,7 +197,7 @@ func targets(b *strings.Builder, res *results) {
 		switch {
 		case len(s) == 0:
 			return "n/a"
-		case ok(s.median()):
+		case ok(s.Median()):
 			return "yes"
 		}
 		return "**no**"
@@ -244,11 +206,11 @@ func targets(b *strings.Builder, res *results) {
 	if idleBig != nil {
 		k := idleBig.key()
 		r := res.ratio(k, sdkCPU)
-		w("| idle-rich (%d stacks): SDK CPU ours/peer ≤ 0.5x | %s | %s |\n", idleBig.stacks, r.spread(times), met(r, atMost(0.5)))
+		w("| idle-rich (%d stacks): SDK CPU ours/peer ≤ 0.5x | %s | %s |\n", idleBig.stacks, r.Spread(times), met(r, atMost(0.5)))
 		r = res.ratio(k, perWindow)
-		w("| idle-rich (%d stacks): bytes per steady window ours/peer ≤ 0.8x | %s | %s |\n", idleBig.stacks, r.spread(times), met(r, atMost(0.8)))
+		w("| idle-rich (%d stacks): bytes per steady window ours/peer ≤ 0.8x | %s | %s |\n", idleBig.stacks, r.Spread(times), met(r, atMost(0.8)))
 		r = res.ratio(k, heapExtra)
-		w("| idle-rich (%d stacks): heap above none ours/peer ≤ 1x | %s | %s |\n", idleBig.stacks, r.spread(times), met(r, atMost(1)))
+		w("| idle-rich (%d stacks): heap above none ours/peer ≤ 1x | %s | %s |\n", idleBig.stacks, r.Spread(times), met(r, atMost(1)))
 	}
 	if loaded != nil {
 		k := loaded.key()
@@ -256,25 +218,25 @@ func targets(b *strings.Builder, res *results) {
 		// spread when that spread is larger: say so instead of yes or no.
 		below2 := func(name string, over series, base measure) {
 			b := res.series(k, "none", base)
-			noise := (b.max() - b.min()) / b.median()
+			noise := (b.Max() - b.Min()) / b.Median()
 			verdict := met(over, func(x float64) bool { return x < 0.02 })
 			if noise > 0.02 && len(over) > 0 {
 				verdict = fmt.Sprintf("inconclusive: none's own spread is %.1f%%", noise*100)
 			}
-			w("| loaded (UploadRate %s): %s overhead < 2%% | %s | %s |\n", loaded.uploadRate, name, over.spread(pct), verdict)
+			w("| loaded (UploadRate %s): %s overhead < 2%% | %s | %s |\n", loaded.uploadRate, name, over.Spread(pct), verdict)
 		}
 		below2("wall", res.series(k, "ours", wallOverhead), wallSeconds)
 		below2("CPU", res.series(k, "ours", cpuOverhead), childCPU)
 		r := res.ratio(k, wallSeconds)
 		noise := res.series(k, "none", wallSeconds)
-		nz := (noise.max() - noise.min()) / noise.median()
-		w("| loaded: wall within noise of peer or better | ours/peer %s; none's own spread %.1f%% | %s |\n", r.spread(times), nz*100, met(r, atMost(1+nz)))
+		nz := (noise.Max() - noise.Min()) / noise.Median()
+		w("| loaded: wall within noise of peer or better | ours/peer %s; none's own spread %.1f%% | %s |\n", r.Spread(times), nz*100, met(r, atMost(1+nz)))
 		r = res.ratio(k, childCPU)
 		cpuNoise := res.series(k, "none", childCPU)
-		cz := (cpuNoise.max() - cpuNoise.min()) / cpuNoise.median()
-		w("| loaded: CPU within noise of peer or better | ours/peer %s; none's own spread %.1f%% | %s |\n", r.spread(times), cz*100, met(r, atMost(1+cz)))
+		cz := (cpuNoise.Max() - cpuNoise.Min()) / cpuNoise.Median()
+		w("| loaded: CPU within noise of peer or better | ours/peer %s; none's own spread %.1f%% | %s |\n", r.Spread(times), cz*100, met(r, atMost(1+cz)))
 		r = res.ratio(k, perWindow)
-		w("| loaded: bytes per steady window ours/peer ≤ 0.8x | %s | %s |\n", r.spread(times), met(r, atMost(0.8)))
+		w("| loaded: bytes per steady window ours/peer ≤ 0.8x | %s | %s |\n", r.Spread(times), met(r, atMost(0.8)))
 	}
 	w("\n")
 }
@@ -318,7 +280,7 @@ func familyBytes(b *strings.Builder, res *results, s scenario) {
 					return b
 				}
 				return math.NaN() // too few windows
-			}).spread(kib))
+			}).Spread(kib))
 		}
 		fmt.Fprintf(b, "| %s |\n", strings.Join(row, " | "))
 	}

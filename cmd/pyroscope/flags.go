@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 )
@@ -29,6 +31,7 @@ type commonFlags struct {
 	uploadRate time.Duration
 	logLevel   string
 	noLogging  bool
+	types      string // --profile-types as given; profileTypes parses it
 	// given holds the names of the flags set on the command line.
 	given map[string]bool
 }
@@ -55,7 +58,7 @@ var envOf = map[string]string{
 	"upload-rate":      "PYROSCOPE_UPLOAD_RATE",
 	"log-level":        "PYROSCOPE_LOG_LEVEL",
 	"no-logging":       "PYROSCOPE_NO_LOGGING",
-	"profile-types":    "PYROSCOPE_PROFILE_TYPES", // connect only
+	"profile-types":    "PYROSCOPE_PROFILE_TYPES",
 }
 
 // tagFlag collects repeated --tag k=v.
@@ -83,6 +86,37 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.uploadRate, "upload-rate", defaultUploadRate, "length of one profile window; one upload per `duration`")
 	fs.StringVar(&c.logLevel, "log-level", "info", "`level` of this tool's messages on stderr: debug, info, warn, error or off")
 	fs.BoolVar(&c.noLogging, "no-logging", false, "print nothing but errors that stop the tool (same as --log-level error)")
+	fs.StringVar(&c.types, "profile-types", "", "comma-separated profile `types`: "+strings.Join(config.ProfileTypes, ", ")+
+		"\n(default: exec samples cpu and the command's SDK its defaults; connect --url pulls all,\n--pid samples cpu only)")
+}
+
+// profileTypes parses --profile-types (or PYROSCOPE_PROFILE_TYPES, which
+// applyEnv put in it) as the SDK's resolver does: names from
+// config.ProfileTypes, in order, without repeats; none for an empty value,
+// which means the mode's default. An unknown name is an error naming the
+// flag or the variable, whichever the user set, and listing the valid names.
+func (c *commonFlags) profileTypes(fs *flag.FlagSet, getenv func(string) string) ([]string, error) {
+	var types []string
+	for _, t := range strings.Split(c.types, ",") {
+		if t = strings.TrimSpace(t); t == "" || slices.Contains(types, t) {
+			continue
+		}
+		if !slices.Contains(config.ProfileTypes, t) {
+			return nil, fmt.Errorf("%s: unknown profile type %q: use %s", typesSource(fs, getenv), t, strings.Join(config.ProfileTypes, ", "))
+		}
+		types = append(types, t)
+	}
+	return types, nil
+}
+
+// typesSource names where the profile types came from.
+func typesSource(fs *flag.FlagSet, getenv func(string) string) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "profile-types" })
+	if !given && strings.TrimSpace(getenv("PYROSCOPE_PROFILE_TYPES")) != "" {
+		return "PYROSCOPE_PROFILE_TYPES"
+	}
+	return "--profile-types"
 }
 
 // applyEnv fills every flag not given on the command line from its

@@ -74,3 +74,40 @@ func TestStorableLabelKeysLeavesGoodProfilesAlone(t *testing.T) {
 		}
 	}
 }
+
+// A translated key never takes the name of a key the sample already
+// carries: the key stored as it is keeps its name and value, the
+// translation gets the first free name_2, name_3, ..., in byte order of the
+// original keys; samples without a clash get the plain translation.
+func TestStorableLabelKeysNeverMergeKeys(t *testing.T) {
+	type labels = map[string][]string
+	for _, tc := range []struct {
+		name     string
+		in, want []labels
+	}{
+		{"dd-trace-go and otel-profiling-go on one sample",
+			[]labels{{"span id": {"1234"}, "span_id": {"abcd"}}, {"span id": {"77"}}},
+			[]labels{{"span_id": {"abcd"}, "span_id_2": {"1234"}}, {"span_id": {"77"}}}},
+		{"two keys with one translation",
+			[]labels{{"span-id": {"b"}, "span id": {"a"}}},
+			[]labels{{"span_id": {"a"}, "span_id_2": {"b"}}}},
+		{"the first suffix taken too",
+			[]labels{{"span id": {"a"}, "span_id": {"b"}, "span_id_2": {"c"}}},
+			[]labels{{"span_id": {"b"}, "span_id_2": {"c"}, "span_id_3": {"a"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := profile.ParseData(storableLabelKeys(labelledProfile(t, tc.in...)))
+			if err != nil {
+				t.Fatalf("rewritten profile does not parse: %v", err)
+			}
+			if len(p.Sample) != len(tc.want) {
+				t.Fatalf("%d samples, want %d", len(p.Sample), len(tc.want))
+			}
+			for i, s := range p.Sample {
+				if !maps.EqualFunc(s.Label, tc.want[i], slices.Equal) {
+					t.Errorf("sample %d labels %v, want %v", i, s.Label, tc.want[i])
+				}
+			}
+		})
+	}
+}

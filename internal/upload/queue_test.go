@@ -746,8 +746,10 @@ func TestQueueLinesQuoteNoQuery(t *testing.T) {
 		MaxBytes: 2 * w0.Size(), Workers: 1, Logf: logs.logf, clock: clk,
 	})
 	q.Push(w0)
-	clk.WaitTimers(t, 1) // the first attempt failed; the worker backs off
-	q.Push(testWindow(window.KindHeap, 1, 100), testWindow(window.KindHeap, 2, 100)) // drops one
+	// The first attempt failed and the worker backs off; then one window
+	// is dropped over the budget.
+	clk.WaitTimers(t, 1)
+	q.Push(testWindow(window.KindHeap, 1, 100), testWindow(window.KindHeap, 2, 100))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	q.Close(ctx)

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 )
 
 func TestExecHotFunctionArrivesWithToken(t *testing.T) {
@@ -205,4 +208,36 @@ func perfEvents(t *testing.T, pid int) int {
 		}
 	}
 	return n
+}
+
+// The end of a run against a server that never takes a window is bounded
+// by --stop-timeout (or PYROSCOPE_STOP_TIMEOUT), as Stop is by the SDK's
+// StopTimeout; the windows left are counted as dropped.
+func TestExecStopTimeout(t *testing.T) {
+	needPerf(t) // for the one window to drop
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"flag", nil, []string{"--stop-timeout", "1s"}},
+		{"variable", []string{"PYROSCOPE_STOP_TIMEOUT=1s"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"exec", "--server-address", "http://127.0.0.1:1"}, tc.args...)
+			start := time.Now()
+			c := startCLI(t, tc.env, append(args, "--", bin.hot, "-spin", "200ms")...)
+			if code := c.wait(t); code != 0 {
+				t.Fatalf("exit code %d, want the command's 0; stderr: %s", code, c.stderr)
+			}
+			// Not a speed test: the default of 10s would end it no sooner.
+			if took := time.Since(start); took >= config.DefaultStopTimeout {
+				t.Errorf("the run took %v: the stop timeout of 1s was not applied", took)
+			}
+			lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n")
+			if last := lines[len(lines)-1]; !strings.Contains(last, "sent 0 profile windows to http://127.0.0.1:1, 1 dropped") {
+				t.Errorf("last line %q, want it to say that the window was dropped", last)
+			}
+		})
+	}
 }

@@ -29,9 +29,12 @@ type commonFlags struct {
 	tags       tagFlag
 	sampleRate int
 	uploadRate time.Duration
-	logLevel   string
-	noLogging  bool
-	types      string // --profile-types as given; profileTypes parses it
+	// stopTimeout bounds the end of a run (the last windows and their
+	// delivery), as Config.StopTimeout bounds the SDK's Stop.
+	stopTimeout time.Duration
+	logLevel    string
+	noLogging   bool
+	types       string // --profile-types as given; profileTypes parses it
 	// given holds the names of the flags set on the command line.
 	given map[string]bool
 }
@@ -56,6 +59,7 @@ var envOf = map[string]string{
 	"tag":              "PYROSCOPE_TAGS",
 	"sample-rate":      "PYROSCOPE_SAMPLE_RATE",
 	"upload-rate":      "PYROSCOPE_UPLOAD_RATE",
+	"stop-timeout":     "PYROSCOPE_STOP_TIMEOUT",
 	"log-level":        "PYROSCOPE_LOG_LEVEL",
 	"no-logging":       "PYROSCOPE_NO_LOGGING",
 	"profile-types":    "PYROSCOPE_PROFILE_TYPES",
@@ -84,6 +88,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.tags, "tag", "static label `key=value` on every profile; repeat for more")
 	fs.IntVar(&c.sampleRate, "sample-rate", defaultSampleRate, "CPU sampling frequency in `Hz`")
 	fs.DurationVar(&c.uploadRate, "upload-rate", defaultUploadRate, "length of one profile window; one upload per `duration`")
+	fs.DurationVar(&c.stopTimeout, "stop-timeout", config.DefaultStopTimeout, "longest the end of a run may take: cutting the last windows and delivering what is\nqueued (as the SDK's StopTimeout); windows not delivered by then are counted as dropped")
 	fs.StringVar(&c.logLevel, "log-level", "info", "`level` of this tool's messages on stderr: debug, info, warn, error or off")
 	fs.BoolVar(&c.noLogging, "no-logging", false, "print nothing but errors that stop the tool (same as --log-level error)")
 	fs.StringVar(&c.types, "profile-types", "", "comma-separated profile `types`: "+strings.Join(config.ProfileTypes, ", ")+
@@ -207,7 +212,7 @@ func valueProblem(name, v, reason string) string {
 }
 
 // durationFlags are the flags whose value is a Go duration.
-var durationFlags = map[string]bool{"upload-rate": true}
+var durationFlags = map[string]bool{"upload-rate": true, "stop-timeout": true}
 
 // validateNumbers checks the flags' numeric ranges.
 func (c *commonFlags) validateNumbers() error {

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
 func labelledProfile(t *testing.T, labels ...map[string][]string) []byte {
@@ -109,5 +112,34 @@ func TestStorableLabelKeysNeverMergeKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A translated key reuses the string table's entry when it has one: a
+// second "span_id" string makes Grafana Pyroscope pick one of the two as
+// its span label and take the other for a series label, and the span's
+// profile then comes back empty (e2e TestForeignLabels).
+func TestStorableLabelKeysReuseStrings(t *testing.T) {
+	out := storableLabelKeys(labelledProfile(t,
+		map[string][]string{"span id": {"1234"}},
+		map[string][]string{"span_id": {"00f067aa0ba902b7"}},
+	))
+	raw, err := gunzipped(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	walkFields(raw, func(field, wire int, _ uint64, b []byte) {
+		if field == pprofwire.ProfileStringTable && wire == protowire.Bytes {
+			seen[string(b)]++
+		}
+	})
+	for s, n := range seen {
+		if n > 1 {
+			t.Errorf("string table holds %q %d times", s, n)
+		}
+	}
+	if seen["span_id"] != 1 {
+		t.Errorf("string table holds span_id %d times, want once", seen["span_id"])
 	}
 }

@@ -57,7 +57,8 @@ type Config struct {
 	// often. PYROSCOPE_UPLOAD_RATE (a Go duration); default 15s.
 	UploadRate time.Duration
 	// ProfileTypes lists what to collect. PYROSCOPE_PROFILE_TYPES (comma
-	// list); default DefaultProfileTypes.
+	// list; "none" alone collects nothing, as pyroscope exec sets it when
+	// it samples the CPU itself); default DefaultProfileTypes.
 	ProfileTypes []ProfileType
 	// DisableGCRuns stops the SDK from forcing a GC before reading the heap
 	// profile in a window in which no GC ran; without a GC the in-use heap is

@@ -95,7 +95,11 @@ func start(cfg Config, env config.LookupEnv, clk clock.Clock) (*Profiler, error)
 	}
 	p.from = clk.Now()
 	go p.loop()
-	s.Log.Logf(logging.Info, "profiling %s: %v", dst, s.Types)
+	if len(s.Types) == 0 {
+		s.Log.Logf(logging.Info, "collecting nothing: PYROSCOPE_PROFILE_TYPES=%s asks for no profile", config.NoProfileTypes)
+	} else {
+		s.Log.Logf(logging.Info, "profiling %s: %v", dst, s.Types)
+	}
 	if wants(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace, ProfileGoroutines,
 		ProfileMutexCount, ProfileMutexDuration, ProfileBlockCount, ProfileBlockDuration) {
 		s.Log.Logf(logging.Info, "%s", collect.Path())

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +23,8 @@ import (
 // PYROSCOPE_E2E_INGEST_URL, every upload must be accepted, the CPU profile
 // queryable with the workload's function under the translated labels
 // (service_version from a tag, trace_endpoint from a sample label), and
-// span_id among the label values as it was set. PYROSCOPE_E2E_LABELS_PROTOCOL
+// the span's own profile (SelectMergeSpanProfile) must hold the work done
+// under span_id. PYROSCOPE_E2E_LABELS_PROTOCOL
 // picks the protocol (default ingest; push works too).
 func TestForeignLabels(t *testing.T) {
 	base := os.Getenv("PYROSCOPE_E2E_INGEST_URL")
@@ -95,22 +97,37 @@ func TestForeignLabels(t *testing.T) {
 	}
 	// span_id arrives as otel-profiling-go set it: the server lists it
 	// among the application's label values.
-	eventually(t, "span_id label values", func() error {
-		var out struct {
-			Names []string `json:"names"`
-		}
-		err := q.connect("/querier.v1.QuerierService/LabelValues", map[string]any{
-			"name":     "span_id",
-			"matchers": []string{fmt.Sprintf(`{service_name=%q}`, app)},
-			"start":    start.Add(-time.Minute).UnixMilli(),
-			"end":      end.Add(time.Minute).UnixMilli(),
-		}, &out)
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(out.Names, "00f067aa0ba902b7") {
-			return fmt.Errorf("span_id values %v lack otel's 00f067aa0ba902b7", out.Names)
-		}
-		return nil
-	})
+	// span_id arrives as otel-profiling-go set it: Pyroscope keeps it on
+	// the samples (not as a series label) and serves the span's own
+	// profile. Before the label rewrite reused the table's "span_id" string,
+	// a profile with both dd-trace-go's and otel's labels had two
+	// "span_id" strings and the span's profile came back empty.
+	for _, tc := range []struct {
+		span string
+		want bool
+	}{{"00f067aa0ba902b7", true}, {"0123456789abcdef", false}} {
+		eventually(t, "span profile of "+tc.span, func() error {
+			var out struct {
+				Flamegraph struct {
+					Names []string `json:"names"`
+					Total string   `json:"total"`
+				} `json:"flamegraph"`
+			}
+			err := q.connect("/querier.v1.QuerierService/SelectMergeSpanProfile", map[string]any{
+				"profileTypeID": cpu,
+				"labelSelector": fmt.Sprintf(`{service_name=%q}`, app),
+				"spanSelector":  []string{tc.span},
+				"start":         start.Add(-time.Minute).UnixMilli(),
+				"end":           end.Add(time.Minute).UnixMilli(),
+			}, &out)
+			if err != nil {
+				return err
+			}
+			has := slices.ContainsFunc(out.Flamegraph.Names, func(n string) bool { return strings.HasSuffix(n, ".e2eBurnCPU") })
+			if has != tc.want || (out.Flamegraph.Total != "0" && out.Flamegraph.Total != "") != tc.want {
+				return fmt.Errorf("span profile has e2eBurnCPU %v, total %q; want e2eBurnCPU %v", has, out.Flamegraph.Total, tc.want)
+			}
+			return nil
+		})
+	}
 }

@@ -4,8 +4,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
+
+	pyroscope "github.com/pyroscope-sdk/pyroscope-go"
 )
 
 // runInProcess runs the CLI's main logic with env as its whole environment.
@@ -46,6 +49,10 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 		{"bad upload rate in env", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_UPLOAD_RATE": "often"}, `PYROSCOPE_UPLOAD_RATE="often"`},
 		{"upload rate without unit", []string{"exec", "--upload-rate", "15", "--", "/bin/true"}, nil, `--upload-rate "15": not a duration: give a unit, such as 15s`},
 		{"upload rate variable without unit", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_UPLOAD_RATE": "15"}, `PYROSCOPE_UPLOAD_RATE="15": not a duration: give a unit, such as 15s`},
+		{"stop timeout without unit", []string{"exec", "--stop-timeout", "10", "--", "/bin/true"}, nil, `--stop-timeout "10": not a duration: give a unit, such as 10s`},
+		{"negative stop timeout", []string{"exec", "--stop-timeout", "-1s", "--", "/bin/true"}, nil, "--stop-timeout -1s: use a positive duration such as 10s"},
+		{"zero stop timeout", []string{"exec", "--stop-timeout", "0", "--", "/bin/true"}, nil, "--stop-timeout 0s: use a positive duration such as 10s"},
+		{"bad stop timeout variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_STOP_TIMEOUT": "0"}, "PYROSCOPE_STOP_TIMEOUT 0s: use a positive duration"},
 		{"bad sample rate", []string{"exec", "--sample-rate", "fast", "--", "/bin/true"}, nil, `--sample-rate "fast"`},
 		{"missing token file", []string{"exec", "--auth-token-file", "/nonexistent/token", "--", "/bin/true"}, nil, "--auth-token-file: "},
 		{"unknown protocol", []string{"exec", "--protocol", "otlp", "--", "/bin/true"}, nil, `--protocol "otlp" is unknown`},
@@ -54,6 +61,11 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 		{"bad tag variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_TAGS": "env=a}b"}, "PYROSCOPE_TAGS: "},
 		{"unknown profile type", []string{"connect", "--url", "http://127.0.0.1:1", "--profile-types", "heap"}, nil, `--profile-types: unknown profile type "heap"`},
 		{"unknown profile type variable", []string{"connect", "--url", "http://127.0.0.1:1"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "cpu,heap"}, `PYROSCOPE_PROFILE_TYPES: unknown profile type "heap"`},
+		{"connect lists the valid types", []string{"connect", "--url", "http://127.0.0.1:1", "--profile-types", "heap"}, nil, "use cpu, inuse_objects, alloc_objects, inuse_space, alloc_space, goroutines, mutex_count, mutex_duration, block_count, block_duration, goroutine_leak"},
+		{"url cannot pull goroutine_leak", []string{"connect", "--url", "http://127.0.0.1:1", "--profile-types", "cpu,goroutine_leak"}, nil, `--profile-types: --url cannot pull "goroutine_leak"`},
+		{"exec unknown profile type", []string{"exec", "--profile-types", "cpu,heap", "--", "/bin/true"}, nil, `--profile-types: unknown profile type "heap": use cpu, inuse_objects,`},
+		{"exec unknown profile type variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "cpu, heap"}, `PYROSCOPE_PROFILE_TYPES: unknown profile type "heap": use cpu, inuse_objects,`},
+		{"exec flag beats a bad variable", []string{"exec", "--profile-types", "bogus", "--", "/bin/true"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "cpu"}, `--profile-types: unknown profile type "bogus"`},
 		{"pid with heap types", []string{"connect", "--pid", "1", "--profile-types", "inuse_space"}, nil, "--pid samples the CPU only"},
 		{"command not found", []string{"exec", "--", "/nonexistent/cmd"}, nil, "check the command's name and PATH"},
 	} {
@@ -110,21 +122,50 @@ func TestHelpIsCompleteForEachCommand(t *testing.T) {
 
 func TestChildEnv(t *testing.T) {
 	set := map[string]string{"PYROSCOPE_APPLICATION_NAME": "app", "PYROSCOPE_AUTH_TOKEN": "", "PYROSCOPE_TAGS": "a=b"}
+	const rest = "PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_TAGS=a=b"
 	for _, tc := range []struct {
 		name     string
 		env      []string
+		types    []string // as profileTypes parsed them
 		cpuByCLI bool
 		want     string
 	}{
-		{"sampler on, types unset", []string{"HOME=/h", "PYROSCOPE_AUTH_TOKEN=old"}, true, "HOME=/h PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=inuse_objects,alloc_objects,inuse_space,alloc_space PYROSCOPE_TAGS=a=b"},
-		{"sampler on, user types", []string{"PYROSCOPE_PROFILE_TYPES=cpu,goroutines"}, true, "PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=goroutines PYROSCOPE_TAGS=a=b"},
-		{"sampler off", []string{"PYROSCOPE_PROFILE_TYPES=cpu", "PYROSCOPE_ADHOC_SERVER_ADDRESS=x"}, false, "PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=cpu PYROSCOPE_TAGS=a=b"},
+		{"sampler on, types unset", []string{"HOME=/h", "PYROSCOPE_AUTH_TOKEN=old"}, nil, true,
+			"HOME=/h PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=inuse_objects,alloc_objects,inuse_space,alloc_space PYROSCOPE_TAGS=a=b"},
+		{"sampler on, user types", []string{"PYROSCOPE_PROFILE_TYPES=cpu,goroutines"}, []string{"cpu", "goroutines"}, true,
+			"PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=goroutines PYROSCOPE_TAGS=a=b"},
+		{"sampler on, only cpu", nil, []string{"cpu"}, true,
+			"PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=none PYROSCOPE_TAGS=a=b"},
+		{"flag beats the variable", []string{"PYROSCOPE_PROFILE_TYPES=goroutines"}, []string{"mutex_count", "cpu"}, true,
+			"PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=mutex_count PYROSCOPE_TAGS=a=b"},
+		{"sampler off", []string{"PYROSCOPE_PROFILE_TYPES=cpu", "PYROSCOPE_ADHOC_SERVER_ADDRESS=x"}, []string{"cpu"}, false,
+			"PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=cpu PYROSCOPE_TAGS=a=b"},
+		{"sampler off, types unset", []string{"PYROSCOPE_PROFILE_TYPES="}, nil, false, rest},
+		{"no cpu asked for", nil, []string{"goroutines", "inuse_space"}, false,
+			"PYROSCOPE_APPLICATION_NAME=app PYROSCOPE_PROFILE_TYPES=goroutines,inuse_space PYROSCOPE_TAGS=a=b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := strings.Join(childEnv(tc.env, set, tc.cpuByCLI), " "); got != tc.want {
+			if got := strings.Join(childEnv(tc.env, set, tc.types, tc.cpuByCLI), " "); got != tc.want {
 				t.Errorf("childEnv = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// The child's default types without cpu are the SDK's own defaults minus
+// cpu: a change to DefaultProfileTypes must show here.
+func TestSDKDefaultsWithoutCPU(t *testing.T) {
+	var want []string
+	for _, p := range pyroscope.DefaultProfileTypes {
+		if p != pyroscope.ProfileCPU {
+			want = append(want, string(p))
+		}
+	}
+	got := strings.Split(sdkDefaultsWithoutCPU, ",")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("sdkDefaultsWithoutCPU = %q, want %q", got, want)
 	}
 }
 

@@ -65,8 +65,6 @@ func runConnect(args []string, io *stdio) int {
 	var urls urlFlag
 	fs.StringVar(&pidArg, "pid", "", "`PID` of the process to sample")
 	fs.Var(&urls, "url", "base `URL` of a Go program's net/http/pprof (http://HOST:PORT); repeat for more")
-	var types string
-	fs.StringVar(&types, "profile-types", "", "comma-separated profile `types` to pull with --url: cpu, inuse_space, inuse_objects,\nalloc_space, alloc_objects, goroutines, mutex_count, mutex_duration, block_count,\nblock_duration (default all; --pid samples cpu only)")
 	if code, done := parseOrHelp(fs, connectUsage, args, io); done {
 		return code
 	}
@@ -83,14 +81,18 @@ func runConnect(args []string, io *stdio) int {
 		if err != nil {
 			return usageError(io, "connect", fmt.Errorf("--pid: %w", err))
 		}
-		if kinds, err := pullKinds(types, fs, io.getenv); err != nil {
+		if types, err := c.profileTypes(fs, io.getenv); err != nil {
 			return usageError(io, "connect", err)
-		} else if len(kinds) > 0 && !slices.Equal(kinds, []string{window.KindCPU}) {
+		} else if len(types) > 0 && !slices.Equal(types, []string{"cpu"}) {
 			return usageError(io, "connect", fmt.Errorf("%s: --pid samples the CPU only: leave out every type but cpu", typesSource(fs, io.getenv)))
 		}
 		return connectPID(fs, &c, pid, io)
 	default:
-		kinds, err := pullKinds(types, fs, io.getenv)
+		types, err := c.profileTypes(fs, io.getenv)
+		if err != nil {
+			return usageError(io, "connect", err)
+		}
+		kinds, err := pullKinds(types, typesSource(fs, io.getenv))
 		if err != nil {
 			return usageError(io, "connect", err)
 		}
@@ -161,11 +163,12 @@ func processName(pid int) string {
 // probeTimeout bounds the first contact with each --url.
 const probeTimeout = 10 * time.Second
 
-// pullKinds turns a --profile-types value (or PYROSCOPE_PROFILE_TYPES,
-// which applyEnv put in it) into the families a Puller fetches, in
-// pull's order; none for an empty value, meaning all. A family is pulled
-// whole: net/http/pprof serves alloc and inuse in one heap profile.
-func pullKinds(types string, fs *flag.FlagSet, getenv func(string) string) ([]string, error) {
+// pullKinds turns profile types (as commonFlags.profileTypes gives them)
+// into the families a Puller fetches, in pull's order; none for no types,
+// meaning all. A family is pulled whole: net/http/pprof serves alloc and
+// inuse in one heap profile. source names the flag or variable for the
+// error about a type net/http/pprof does not serve.
+func pullKinds(types []string, source string) ([]string, error) {
 	family := map[string]string{
 		"cpu": window.KindCPU, "goroutines": window.KindGoroutines,
 		"inuse_space": window.KindHeap, "inuse_objects": window.KindHeap,
@@ -174,13 +177,10 @@ func pullKinds(types string, fs *flag.FlagSet, getenv func(string) string) ([]st
 		"block_count": window.KindBlock, "block_duration": window.KindBlock,
 	}
 	want := map[string]bool{}
-	for _, t := range strings.Split(types, ",") {
-		if t = strings.TrimSpace(t); t == "" {
-			continue
-		}
+	for _, t := range types {
 		k, ok := family[t]
 		if !ok {
-			return nil, fmt.Errorf("%s: unknown profile type %q: use cpu, inuse_space, inuse_objects, alloc_space, alloc_objects, goroutines, mutex_count, mutex_duration, block_count or block_duration", typesSource(fs, getenv), t)
+			return nil, fmt.Errorf("%s: --url cannot pull %q: net/http/pprof does not serve it; leave it out", source, t)
 		}
 		want[k] = true
 	}
@@ -191,16 +191,6 @@ func pullKinds(types string, fs *flag.FlagSet, getenv func(string) string) ([]st
 		}
 	}
 	return kinds, nil
-}
-
-// typesSource names where the profile types came from.
-func typesSource(fs *flag.FlagSet, getenv func(string) string) string {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "profile-types" })
-	if !given && strings.TrimSpace(getenv("PYROSCOPE_PROFILE_TYPES")) != "" {
-		return "PYROSCOPE_PROFILE_TYPES"
-	}
-	return "--profile-types"
 }
 
 func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, kinds []string, io *stdio) int {

@@ -17,14 +17,12 @@ import (
 // variables for a child process.
 type destination struct {
 	*upload.Destination
-	env map[string]string
+	env         map[string]string
+	stopTimeout time.Duration // bounds close, as StopTimeout bounds the SDK's Stop
 }
 
-// Timeouts of one request and of the last delivery.
-const (
-	uploadTimeout = 10 * time.Second
-	closeTimeout  = 15 * time.Second
-)
+// uploadTimeout bounds one request.
+const uploadTimeout = 10 * time.Second
 
 // newDestination turns the merged flags (whose application name is already
 // defaulted) into a configuration and resolves it as the SDK's Start does.
@@ -33,6 +31,12 @@ const (
 // token name the variable.
 func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*destination, error) {
 	given := c.given
+	names := fieldNames(c.given, getenv)
+	if c.stopTimeout <= 0 {
+		// Zero means the default to the SDK, but a flag has its default
+		// already: zero or less is a mistake.
+		return nil, fmt.Errorf("%s %s: use a positive duration such as %s (the default), the longest the end of a run may take", names["StopTimeout"], c.stopTimeout, config.DefaultStopTimeout)
+	}
 	cfg := config.Config{
 		ApplicationName: c.app,
 		ServerAddress:   c.server,
@@ -41,9 +45,9 @@ func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*d
 		UploadRate:      c.uploadRate,
 		SampleRate:      uint32(c.sampleRate),
 		UploadTimeout:   uploadTimeout,
-		StopTimeout:     closeTimeout,
+		StopTimeout:     c.stopTimeout,
 		Logger:          log,
-		Names:           fieldNames(c.given, getenv),
+		Names:           names,
 	}
 	if given["auth-token"] {
 		cfg.AuthToken = c.token
@@ -70,7 +74,7 @@ func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*d
 		var d *upload.Destination
 		// The CLI sends as the SDK it is built from.
 		if d, err = upload.Open(s, "pyroscope-sdk-go/"+version); err == nil {
-			return &destination{Destination: d, env: s.Env()}, nil
+			return &destination{Destination: d, env: s.Env(), stopTimeout: s.StopTimeout}, nil
 		}
 	}
 	return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "pyroscope: "))
@@ -87,6 +91,7 @@ var fieldOf = map[string]string{
 	"tag":              "Tags",
 	"sample-rate":      "SampleRate",
 	"upload-rate":      "UploadRate",
+	"stop-timeout":     "StopTimeout",
 	"profile-types":    "ProfileTypes",
 }
 
@@ -110,12 +115,12 @@ func fieldNames(given map[string]bool, getenv func(string) string) map[string]st
 }
 
 // close runs cutLast (nil: nothing more to send), which pushes the last
-// windows, delivers what is queued within closeTimeout and returns one line
+// windows, delivers what is queued within stopTimeout and returns one line
 // for the end of the run: how many windows were sent and dropped, and
 // where; err is not nil when some were not delivered at the end, and then
 // the line says why.
 func (d *destination) close(cutLast func()) (line string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), d.stopTimeout)
 	defer cancel()
 	err = d.Close(ctx, cutLast)
 	st := d.Stats()

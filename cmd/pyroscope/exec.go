@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 )
 
@@ -33,11 +34,18 @@ with -fno-omit-frame-pointer (Rust: -C force-frame-pointers=yes).
 
 COMMAND gets the configuration as PYROSCOPE_* variables (application name,
 server, tags, token), so if it links this SDK its heap, goroutine, mutex and
-block profiles go to the same application. To not count CPU twice, while the
-perf sampler runs COMMAND gets PYROSCOPE_PROFILE_TYPES without "cpu"; a program
-that sets Config.ProfileTypes itself overrides that variable, and then sends
-its own CPU profile as well. When perf events are not permitted, pyroscope says
-so in one line, runs COMMAND anyway and leaves its CPU profiling on.
+block profiles go to the same application.
+
+--profile-types (or PYROSCOPE_PROFILE_TYPES) says what to collect; cpu is
+sampled by pyroscope with perf, the other types are passed to COMMAND's SDK.
+To not count CPU twice, while the perf sampler runs COMMAND gets
+PYROSCOPE_PROFILE_TYPES without cpu: the SDK's defaults without cpu when no
+types were given, "none" (collect nothing) when cpu was the only one. A list
+without cpu is passed as it is, and pyroscope does not use perf at all. A
+program that sets Config.ProfileTypes itself overrides the variable, and then
+sends its own CPU profile as well. When perf events are not permitted,
+pyroscope says so in one line, runs COMMAND anyway and passes the types
+unchanged, cpu included.
 
 The application name defaults to COMMAND's base name.
 
@@ -84,6 +92,10 @@ func runExec(args []string, io *stdio) int {
 	if err := c.validate(fs, filepath.Base(argv[0])); err != nil {
 		return usageError(io, "exec", err)
 	}
+	types, err := c.profileTypes(fs, io.getenv)
+	if err != nil {
+		return usageError(io, "exec", err)
+	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		fmt.Fprintf(io.stderr, "pyroscope exec: %v: check the command's name and PATH\n", err)
@@ -97,12 +109,18 @@ func runExec(args []string, io *stdio) int {
 
 	// Whether perf events work for our own process says whether they will
 	// for the child (same user, same rights), and that must be known before
-	// the child's environment is fixed.
-	probeErr := probePerf()
+	// the child's environment is fixed. Without cpu among the types asked
+	// for, perf is not touched at all.
+	wantCPU := len(types) == 0 || slices.Contains(types, "cpu")
+	var probeErr error
+	if wantCPU {
+		probeErr = probePerf()
+	}
+	perfCPU := wantCPU && probeErr == nil
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.stdin, io.stdout, io.stderr
-	cmd.Env = childEnv(io.environ(), dst.env, probeErr == nil)
+	cmd.Env = childEnv(io.environ(), dst.env, types, perfCPU)
 
 	// Catch the signals to relay before the child runs: one that came
 	// between its start and Notify would kill this process and leave the
@@ -110,13 +128,16 @@ func runExec(args []string, io *stdio) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, relayed...)
 	defer signal.Stop(sigs)
-	sampler, startErr := startTraced(cmd, c.sampleRate, probeErr == nil)
+	sampler, startErr := startTraced(cmd, c.sampleRate, perfCPU)
 	if startErr != nil {
 		dst.close(nil)
 		return fail(io, "exec", fmt.Errorf("starting %s: %w", argv[0], startErr))
 	}
-	if probeErr != nil {
+	switch {
+	case probeErr != nil:
 		log.Warnf("no CPU profile: %v; %s runs unprofiled by perf (if it links the SDK, it profiles its own CPU)", attachError(os.Getpid(), probeErr), argv[0])
+	case !wantCPU:
+		log.Infof("%s leaves out cpu: %s runs unprofiled by perf; if it links the SDK, it sends %s itself", typesSource(fs, io.getenv), argv[0], strings.Join(types, ","))
 	}
 	log.Infof("profiling %s (pid %d) as %s", argv[0], cmd.Process.Pid, dst.Destination)
 
@@ -218,18 +239,15 @@ func startTraced(cmd *exec.Cmd, rate int, profile bool) (*perf.Sampler, error) {
 }
 
 // childEnv is env with the destination's PYROSCOPE_* variables set (empty
-// ones removed), and, when the CLI samples the CPU, PYROSCOPE_PROFILE_TYPES
-// without cpu.
-func childEnv(env []string, set map[string]string, cpuByCLI bool) []string {
+// ones removed) and PYROSCOPE_PROFILE_TYPES set from types, the user's
+// --profile-types or variable (none: the SDK's defaults). When the CLI
+// samples the CPU (cpuByCLI), the child gets the types without cpu, so that
+// CPU time is counted once.
+func childEnv(env []string, set map[string]string, types []string, cpuByCLI bool) []string {
 	var out []string
-	var types string
 	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		if _, ours := set[k]; ours || k == "PYROSCOPE_ADHOC_SERVER_ADDRESS" {
-			continue
-		}
-		if k == "PYROSCOPE_PROFILE_TYPES" {
-			types = v
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ours := set[k]; ours || k == "PYROSCOPE_ADHOC_SERVER_ADDRESS" || k == "PYROSCOPE_PROFILE_TYPES" {
 			continue
 		}
 		out = append(out, kv)
@@ -239,11 +257,8 @@ func childEnv(env []string, set map[string]string, cpuByCLI bool) []string {
 			out = append(out, k+"="+v)
 		}
 	}
-	if cpuByCLI {
-		types = withoutCPU(types)
-	}
-	if types != "" {
-		out = append(out, "PYROSCOPE_PROFILE_TYPES="+types)
+	if v := childTypes(types, cpuByCLI); v != "" {
+		out = append(out, "PYROSCOPE_PROFILE_TYPES="+v)
 	}
 	slices.Sort(out)
 	return out
@@ -252,20 +267,24 @@ func childEnv(env []string, set map[string]string, cpuByCLI bool) []string {
 // sdkDefaultsWithoutCPU are the SDK's DefaultProfileTypes minus cpu.
 const sdkDefaultsWithoutCPU = "inuse_objects,alloc_objects,inuse_space,alloc_space"
 
-// withoutCPU drops cpu from a PYROSCOPE_PROFILE_TYPES value. Empty means the
-// SDK's defaults, and a list of only cpu would fall back to them as well, so
-// both become the defaults without cpu.
-func withoutCPU(types string) string {
-	var keep []string
-	for _, t := range strings.Split(types, ",") {
-		if t = strings.TrimSpace(t); t != "" && t != "cpu" {
-			keep = append(keep, t)
-		}
+// childTypes is the child's PYROSCOPE_PROFILE_TYPES ("": leave it unset, for
+// the SDK's defaults). Without cpuByCLI the child gets what the user asked
+// for. With it, cpu is taken out; the SDK reads an empty variable as its
+// defaults, so no types asked for become the defaults without cpu, and a
+// list of only cpu becomes config.NoProfileTypes, which the SDK reads as
+// "collect nothing".
+func childTypes(types []string, cpuByCLI bool) string {
+	if !cpuByCLI {
+		return strings.Join(types, ",")
 	}
-	if len(keep) == 0 {
+	if len(types) == 0 {
 		return sdkDefaultsWithoutCPU
 	}
-	return strings.Join(keep, ",")
+	rest := slices.DeleteFunc(slices.Clone(types), func(t string) bool { return t == "cpu" })
+	if len(rest) == 0 {
+		return config.NoProfileTypes
+	}
+	return strings.Join(rest, ",")
 }
 
 // inTerminalForeground reports whether pyroscope's process group is the

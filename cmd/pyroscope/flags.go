@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 )
@@ -27,8 +29,12 @@ type commonFlags struct {
 	tags       tagFlag
 	sampleRate int
 	uploadRate time.Duration
-	logLevel   string
-	noLogging  bool
+	// stopTimeout bounds the end of a run (the last windows and their
+	// delivery), as Config.StopTimeout bounds the SDK's Stop.
+	stopTimeout time.Duration
+	logLevel    string
+	noLogging   bool
+	types       string // --profile-types as given; profileTypes parses it
 	// given holds the names of the flags set on the command line.
 	given map[string]bool
 }
@@ -53,9 +59,10 @@ var envOf = map[string]string{
 	"tag":              "PYROSCOPE_TAGS",
 	"sample-rate":      "PYROSCOPE_SAMPLE_RATE",
 	"upload-rate":      "PYROSCOPE_UPLOAD_RATE",
+	"stop-timeout":     "PYROSCOPE_STOP_TIMEOUT",
 	"log-level":        "PYROSCOPE_LOG_LEVEL",
 	"no-logging":       "PYROSCOPE_NO_LOGGING",
-	"profile-types":    "PYROSCOPE_PROFILE_TYPES", // connect only
+	"profile-types":    "PYROSCOPE_PROFILE_TYPES",
 }
 
 // tagFlag collects repeated --tag k=v.
@@ -81,8 +88,40 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.tags, "tag", "static label `key=value` on every profile; repeat for more")
 	fs.IntVar(&c.sampleRate, "sample-rate", defaultSampleRate, "CPU sampling frequency in `Hz`")
 	fs.DurationVar(&c.uploadRate, "upload-rate", defaultUploadRate, "length of one profile window; one upload per `duration`")
+	fs.DurationVar(&c.stopTimeout, "stop-timeout", config.DefaultStopTimeout, "longest the end of a run may take: cutting the last windows and delivering what is\nqueued (as the SDK's StopTimeout); windows not delivered by then are counted as dropped")
 	fs.StringVar(&c.logLevel, "log-level", "info", "`level` of this tool's messages on stderr: debug, info, warn, error or off")
 	fs.BoolVar(&c.noLogging, "no-logging", false, "print nothing but errors that stop the tool (same as --log-level error)")
+	fs.StringVar(&c.types, "profile-types", "", "comma-separated profile `types`: "+strings.Join(config.ProfileTypes, ", ")+
+		"\n(default: exec samples cpu and the command's SDK its defaults; connect --url pulls all,\n--pid samples cpu only)")
+}
+
+// profileTypes parses --profile-types (or PYROSCOPE_PROFILE_TYPES, which
+// applyEnv put in it) as the SDK's resolver does: names from
+// config.ProfileTypes, in order, without repeats; none for an empty value,
+// which means the mode's default. An unknown name is an error naming the
+// flag or the variable, whichever the user set, and listing the valid names.
+func (c *commonFlags) profileTypes(fs *flag.FlagSet, getenv func(string) string) ([]string, error) {
+	var types []string
+	for _, t := range strings.Split(c.types, ",") {
+		if t = strings.TrimSpace(t); t == "" || slices.Contains(types, t) {
+			continue
+		}
+		if !slices.Contains(config.ProfileTypes, t) {
+			return nil, fmt.Errorf("%s: unknown profile type %q: use %s", typesSource(fs, getenv), t, strings.Join(config.ProfileTypes, ", "))
+		}
+		types = append(types, t)
+	}
+	return types, nil
+}
+
+// typesSource names where the profile types came from.
+func typesSource(fs *flag.FlagSet, getenv func(string) string) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "profile-types" })
+	if !given && strings.TrimSpace(getenv("PYROSCOPE_PROFILE_TYPES")) != "" {
+		return "PYROSCOPE_PROFILE_TYPES"
+	}
+	return "--profile-types"
 }
 
 // applyEnv fills every flag not given on the command line from its
@@ -173,7 +212,7 @@ func valueProblem(name, v, reason string) string {
 }
 
 // durationFlags are the flags whose value is a Go duration.
-var durationFlags = map[string]bool{"upload-rate": true}
+var durationFlags = map[string]bool{"upload-rate": true, "stop-timeout": true}
 
 // validateNumbers checks the flags' numeric ranges.
 func (c *commonFlags) validateNumbers() error {

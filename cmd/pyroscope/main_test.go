@@ -143,7 +143,7 @@ func parseIngest(r *http.Request) (received, error) {
 	}
 	contentions, _ := ing.SampleTypeConfig["contentions"]["display-name"].(string)
 	switch {
-	case hasType(rec.prof, "alloc_space"):
+	case hasType(rec.prof, "alloc_space"), hasType(rec.prof, "inuse_space"):
 		rec.kind = "heap"
 	case hasType(rec.prof, "goroutine"):
 		rec.kind = "goroutines"

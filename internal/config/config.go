@@ -317,6 +317,12 @@ func resolveNumbers(c *Config, s *Settings, env LookupEnv) error {
 	return nil
 }
 
+// NoProfileTypes, as the whole of PYROSCOPE_PROFILE_TYPES, asks for no
+// profile at all, where an empty variable means the defaults. pyroscope exec
+// gives it to a command whose CPU it samples itself when cpu was the only
+// type asked for.
+const NoProfileTypes = "none"
+
 func resolveTypes(c *Config, s *Settings, env LookupEnv) error {
 	types, source := c.ProfileTypes, c.name("ProfileTypes")
 	if len(types) == 0 {
@@ -327,6 +333,13 @@ func resolveTypes(c *Config, s *Settings, env LookupEnv) error {
 					types = append(types, t)
 				}
 			}
+			if slices.Contains(types, NoProfileTypes) {
+				if len(types) > 1 {
+					return fmt.Errorf("pyroscope: PYROSCOPE_PROFILE_TYPES=%q: %q means no profile at all and cannot be combined with types", v, NoProfileTypes)
+				}
+				s.Types = nil
+				return nil
+			}
 		}
 	}
 	if len(types) == 0 {
@@ -334,6 +347,9 @@ func resolveTypes(c *Config, s *Settings, env LookupEnv) error {
 	}
 	for _, t := range types {
 		if !slices.Contains(ProfileTypes, t) {
+			if source == "PYROSCOPE_PROFILE_TYPES" {
+				return fmt.Errorf("pyroscope: %s: unknown profile type %q: use one of %v, or %s alone for no profile", source, t, ProfileTypes, NoProfileTypes)
+			}
 			return fmt.Errorf("pyroscope: %s: unknown profile type %q: use one of %v", source, t, ProfileTypes)
 		}
 		if !slices.Contains(s.Types, t) {

@@ -27,6 +27,7 @@ func (s *Settings) Env() map[string]string {
 		"PYROSCOPE_ADHOC_SERVER_ADDRESS":     "",
 		"PYROSCOPE_PROTOCOL":                 protocol,
 		"PYROSCOPE_UPLOAD_RATE":              s.UploadRate.String(),
+		"PYROSCOPE_STOP_TIMEOUT":             s.StopTimeout.String(),
 		"PYROSCOPE_TENANT_ID":                s.TenantID,
 		"PYROSCOPE_AUTH_TOKEN":               s.Token.Reveal(),
 		"PYROSCOPE_AUTH_TOKEN_FILE":          s.TokenFile,

@@ -1,6 +1,10 @@
 package upload
 
 import (
+	"slices"
+	"strconv"
+	"strings"
+
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
@@ -50,25 +54,45 @@ func storableLabelKeys(data []byte) []byte {
 	if !ok {
 		return data
 	}
-	// Each key to translate gets a new string at the end of the table.
-	renamed := map[uint64]uint64{}
-	var added []string
+	translate := map[uint64]string{} // key index -> its translation
 	for k := range keys {
 		if k >= uint64(len(strs)) {
 			return data
 		}
 		if to := config.TagKey(strs[k]); to != strs[k] {
-			renamed[k] = uint64(len(strs) + len(added))
-			added = append(added, to)
+			translate[k] = to
 		}
 	}
-	if len(renamed) == 0 {
+	if len(translate) == 0 {
 		return data
+	}
+	// Translated keys reuse a string of the table when it has theirs, else
+	// get a new one at its end.
+	index := make(map[string]uint64, len(strs))
+	for i, s := range strs {
+		if _, dup := index[s]; !dup {
+			index[s] = uint64(i)
+		}
+	}
+	var added []string
+	intern := func(s string) uint64 {
+		i, ok := index[s]
+		if !ok {
+			i = uint64(len(strs) + len(added))
+			index[s] = i
+			added = append(added, s)
+		}
+		return i
 	}
 	out := make([]byte, 0, len(raw)+64)
 	walkFields(raw, func(field, wire int, v uint64, b []byte) {
 		if field != pprofwire.ProfileSample || wire != protowire.Bytes {
 			out = appendField(out, field, wire, v, b)
+			return
+		}
+		renamed := sampleRenames(b, strs, translate, intern)
+		if renamed == nil {
+			out = protowire.AppendBytes(out, field, b)
 			return
 		}
 		var sample []byte
@@ -87,6 +111,49 @@ func storableLabelKeys(data []byte) []byte {
 		return gzipped(out)
 	}
 	return out
+}
+
+// sampleRenames says which label keys of the encoded Sample b to replace,
+// and by which string: nil when none of its keys is in translate. A
+// translation never takes the name of another key of the same sample: the
+// keys the server stores as they are keep their names, the translated ones
+// take theirs in byte order of the original keys, and one whose name is
+// taken gets the first free of name_2, name_3, ... So a sample with both
+// dd-trace-go's "span id" and otel-profiling-go's "span_id" keeps both
+// values, under span_id and span_id_2.
+func sampleRenames(b []byte, strs []string, translate map[uint64]string, intern func(string) uint64) map[uint64]uint64 {
+	var own []uint64 // key indexes of the sample that need translating
+	taken := map[string]bool{}
+	walkFields(b, func(f, w int, _ uint64, l []byte) {
+		if f != pprofwire.SampleLabel || w != protowire.Bytes {
+			return
+		}
+		k, ok := labelKey(l)
+		if !ok || k >= uint64(len(strs)) {
+			return
+		}
+		if _, ok := translate[k]; ok {
+			if !slices.Contains(own, k) {
+				own = append(own, k)
+			}
+		} else {
+			taken[strs[k]] = true
+		}
+	})
+	if len(own) == 0 {
+		return nil
+	}
+	slices.SortFunc(own, func(a, b uint64) int { return strings.Compare(strs[a], strs[b]) })
+	renamed := make(map[uint64]uint64, len(own))
+	for _, k := range own {
+		name := translate[k]
+		for n := 2; taken[name]; n++ {
+			name = translate[k] + "_" + strconv.Itoa(n)
+		}
+		taken[name] = true
+		renamed[k] = intern(name)
+	}
+	return renamed
 }
 
 // labelKey returns the key (a string table index) of an encoded Label.

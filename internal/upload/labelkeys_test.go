@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
 func labelledProfile(t *testing.T, labels ...map[string][]string) []byte {
@@ -72,5 +75,71 @@ func TestStorableLabelKeysLeavesGoodProfilesAlone(t *testing.T) {
 		if out := storableLabelKeys(in); &out[0] != &in[0] || len(out) != len(in) {
 			t.Errorf("profile of %d bytes was rewritten", len(in))
 		}
+	}
+}
+
+// A translated key never takes the name of a key the sample already
+// carries: the key stored as it is keeps its name and value, the
+// translation gets the first free name_2, name_3, ..., in byte order of the
+// original keys; samples without a clash get the plain translation.
+func TestStorableLabelKeysNeverMergeKeys(t *testing.T) {
+	type labels = map[string][]string
+	for _, tc := range []struct {
+		name     string
+		in, want []labels
+	}{
+		{"dd-trace-go and otel-profiling-go on one sample",
+			[]labels{{"span id": {"1234"}, "span_id": {"abcd"}}, {"span id": {"77"}}},
+			[]labels{{"span_id": {"abcd"}, "span_id_2": {"1234"}}, {"span_id": {"77"}}}},
+		{"two keys with one translation",
+			[]labels{{"span-id": {"b"}, "span id": {"a"}}},
+			[]labels{{"span_id": {"a"}, "span_id_2": {"b"}}}},
+		{"the first suffix taken too",
+			[]labels{{"span id": {"a"}, "span_id": {"b"}, "span_id_2": {"c"}}},
+			[]labels{{"span_id": {"b"}, "span_id_2": {"c"}, "span_id_3": {"a"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := profile.ParseData(storableLabelKeys(labelledProfile(t, tc.in...)))
+			if err != nil {
+				t.Fatalf("rewritten profile does not parse: %v", err)
+			}
+			if len(p.Sample) != len(tc.want) {
+				t.Fatalf("%d samples, want %d", len(p.Sample), len(tc.want))
+			}
+			for i, s := range p.Sample {
+				if !maps.EqualFunc(s.Label, tc.want[i], slices.Equal) {
+					t.Errorf("sample %d labels %v, want %v", i, s.Label, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// A translated key reuses the string table's entry when it has one: a
+// second "span_id" string makes Grafana Pyroscope pick one of the two as
+// its span label and take the other for a series label, and the span's
+// profile then comes back empty (e2e TestForeignLabels).
+func TestStorableLabelKeysReuseStrings(t *testing.T) {
+	out := storableLabelKeys(labelledProfile(t,
+		map[string][]string{"span id": {"1234"}},
+		map[string][]string{"span_id": {"00f067aa0ba902b7"}},
+	))
+	raw, err := gunzipped(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	walkFields(raw, func(field, wire int, _ uint64, b []byte) {
+		if field == pprofwire.ProfileStringTable && wire == protowire.Bytes {
+			seen[string(b)]++
+		}
+	})
+	for s, n := range seen {
+		if n > 1 {
+			t.Errorf("string table holds %q %d times", s, n)
+		}
+	}
+	if seen["span_id"] != 1 {
+		t.Errorf("string table holds span_id %d times, want once", seen["span_id"])
 	}
 }

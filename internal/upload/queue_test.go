@@ -727,3 +727,42 @@ func TestQueueSaysEachOutageOnce(t *testing.T) {
 		t.Errorf("%d attempts, %d delivered; want 9 and 4", len(attempts), len(got))
 	}
 }
+
+// A failed request's URL holds the query (the series name and times on
+// /ingest, whatever query the address had): the lines about the failure
+// name the address as the others do, scheme, host and path only.
+func TestQueueLinesQuoteNoQuery(t *testing.T) {
+	leakCheck(t)
+	logs := captureLogs(t)
+	clk := clocktest.NewFake()
+	srv := newFaultServer(t, func(*http.Request, string) fault { return fault{reset: true} })
+	doer, err := NewHTTPClient(TransportOptions{Timeout: time.Second, Logf: logs.logf}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(doer.(interface{ CloseIdleConnections() }).CloseIdleConnections)
+	w0 := testWindow(window.KindHeap, 0, 100)
+	q := NewQueue(&httpBackend{srv.URL + "/base", doer, nil}, QueueOptions{
+		MaxBytes: 2 * w0.Size(), Workers: 1, Logf: logs.logf, clock: clk,
+	})
+	q.Push(w0)
+	// The first attempt failed and the worker backs off; then one window
+	// is dropped over the budget.
+	clk.WaitTimers(t, 1)
+	q.Push(testWindow(window.KindHeap, 1, 100), testWindow(window.KindHeap, 2, 100))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	q.Close(ctx)
+	for _, what := range []string{"failed, will retry", "dropped 1 profile window"} {
+		got := logs.matching(what)
+		if len(got) == 0 {
+			t.Fatalf("no %q line in %q", what, logs.all())
+		}
+		if strings.Contains(got[0], "?") || strings.Contains(got[0], "name=") {
+			t.Errorf("%q line quotes the request's query: %s", what, got[0])
+		}
+		if !strings.Contains(got[0], `"`+srv.URL+`/base/ingest"`) {
+			t.Errorf("%q line does not name the address %s/base/ingest: %s", what, srv.URL, got[0])
+		}
+	}
+}

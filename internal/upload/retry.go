@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/logging"
@@ -75,7 +76,7 @@ func (d *retryingDoer) Do(req *http.Request) (*http.Response, error) {
 		b, err := io.ReadAll(req.Body)
 		req.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("upload: reading the body of %s %s: %w", req.Method, req.URL.Redacted(), err)
+			return nil, fmt.Errorf("upload: reading the body of %s %s: %w", req.Method, redactURL(req.URL.String()), err)
 		}
 		body = b
 	}
@@ -85,6 +86,12 @@ func (d *retryingDoer) Do(req *http.Request) (*http.Response, error) {
 			d.onRetry()
 		}
 		resp, err := d.hc.Do(withBody(req, body))
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// net/http quotes the whole URL, query included: the lines
+			// that carry this error name the address as the others do.
+			ue.URL = redactURL(ue.URL)
+		}
 		if !checkRetry(ctx, resp, err) || attempt == httpRetryMax {
 			if err != nil {
 				d.hc.CloseIdleConnections()
@@ -103,7 +110,7 @@ func (d *retryingDoer) Do(req *http.Request) (*http.Response, error) {
 		}
 		wait := backoff(attempt+1, httpRetryWaitMin, httpRetryWaitMax, after)
 		if d.logf != nil {
-			d.logf(logging.Debug, "http: %s %s: %s; retrying in %v", req.Method, req.URL.Redacted(), reason, wait)
+			d.logf(logging.Debug, "http: %s %s: %s; retrying in %v", req.Method, redactURL(req.URL.String()), reason, wait)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -5,9 +5,12 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,6 +25,7 @@ import (
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/discover"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/discover/discovertest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
 // The agent's e2e tests run the built CLI's `pyroscope agent` as a user
@@ -262,13 +266,103 @@ func TestAgentParca(t *testing.T) {
 	}
 	// By function: a stack filter on c_hot_spin over the whole node keeps
 	// the C scope's CPU and nothing of the Go unit's.
-	p, err := query(`{node="test"}`, url.Values{"filterQuery": {"c_hot_spin"}})
+	all, err := query(`{node="test"}`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hot, total := cpuIn(p, "c_hot_spin"), cpuIn(p, ""); hot == 0 || hot != total {
-		t.Errorf("filtered by c_hot_spin: %v of %v in it", time.Duration(hot), time.Duration(total))
+	p, err := parcaQueryByFunction(base, cpu.query()+`{node="test"}`, "c_hot_spin", run.start.Add(-time.Minute), run.end.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
 	}
+	hot, total := cpuIn(p, "c_hot_spin"), cpuIn(p, "")
+	t.Logf("node=test filtered by function c_hot_spin: %v, all in it; unfiltered %v", time.Duration(total), time.Duration(cpuIn(all, "")))
+	if hot == 0 || hot != total || cpuIn(p, "main.hotLoop") != 0 || total != cpuIn(all, "c_hot_spin") {
+		t.Errorf("filtered by c_hot_spin: %v of %v in it, %v in main.hotLoop; unfiltered %v in c_hot_spin", time.Duration(hot), time.Duration(total), time.Duration(cpuIn(p, "main.hotLoop")), time.Duration(cpuIn(all, "c_hot_spin")))
+	}
+}
+
+// parcaQueryByFunction asks Parca for the merged pprof of query between
+// start and end, keeping only the stacks through a function whose name
+// contains fn: QueryService/Query with a stack filter, which only the RPC
+// takes (the REST API has no field for it), called over gRPC-web with the
+// request encoded by hand.
+func parcaQueryByFunction(base, query, fn string, start, end time.Time) (*profile.Profile, error) {
+	ts := func(tm time.Time) []byte {
+		b := protowire.AppendTag(nil, 1, protowire.Varint)
+		b = protowire.AppendVarint(b, uint64(tm.Unix()))
+		b = protowire.AppendTag(b, 2, protowire.Varint)
+		return protowire.AppendVarint(b, uint64(tm.Nanosecond()))
+	}
+	merge := protowire.AppendString(nil, 1, query)
+	merge = protowire.AppendBytes(merge, 2, ts(start))
+	merge = protowire.AppendBytes(merge, 3, ts(end))
+	// Filter{stack_filter: StackFilter{criteria: FilterCriteria{function_name: StringCondition{contains: fn}}}}
+	cond := protowire.AppendString(nil, 3, fn)
+	criteria := protowire.AppendBytes(nil, 1, cond)
+	stack := protowire.AppendBytes(nil, 2, criteria)
+	filter := protowire.AppendBytes(nil, 1, stack)
+	req := protowire.AppendTag(nil, 1, protowire.Varint)
+	req = protowire.AppendVarint(req, 2) // MODE_MERGE
+	req = protowire.AppendBytes(req, 3, merge)
+	req = protowire.AppendTag(req, 5, protowire.Varint)
+	req = protowire.AppendVarint(req, 1) // REPORT_TYPE_PPROF
+	req = protowire.AppendBytes(req, 12, filter)
+
+	body := append([]byte{0, 0, 0, 0, 0}, req...)
+	binary.BigEndian.PutUint32(body[1:5], uint32(len(req)))
+	hreq, _ := http.NewRequest(http.MethodPost, base+"/parca.query.v1alpha1.QueryService/Query", bytes.NewReader(body))
+	hreq.Header.Set("Content-Type", "application/grpc-web+proto")
+	hreq.Header.Set("X-Grpc-Web", "1")
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var msg []byte
+	trailers := ""
+	for len(b) >= 5 {
+		n := int(binary.BigEndian.Uint32(b[1:5]))
+		if len(b) < 5+n {
+			break
+		}
+		if b[0]&0x80 != 0 {
+			trailers = string(b[5 : 5+n])
+		} else if msg == nil {
+			msg = b[5 : 5+n]
+		}
+		b = b[5+n:]
+	}
+	if resp.StatusCode != http.StatusOK || msg == nil {
+		return nil, fmt.Errorf("QueryService/Query: %s, %s%s", resp.Status, trailers, resp.Header.Get("Grpc-Message"))
+	}
+	// QueryResponse.pprof is field 6.
+	for len(msg) > 0 {
+		key, n := protowire.ReadVarint(msg)
+		if n == 0 {
+			break
+		}
+		msg = msg[n:]
+		field, wire := int(key>>3), int(key&7)
+		switch wire {
+		case protowire.Varint:
+			_, n = protowire.ReadVarint(msg)
+			msg = msg[n:]
+		case protowire.Bytes:
+			l, n := protowire.ReadVarint(msg)
+			data := msg[n : n+int(l)]
+			msg = msg[n+int(l):]
+			if field == 6 {
+				return profile.ParseData(data)
+			}
+		default:
+			return nil, fmt.Errorf("QueryResponse: unexpected wire type %d", wire)
+		}
+	}
+	return nil, fmt.Errorf("QueryResponse without a pprof (trailers %q)", trailers)
 }
 
 // cpuIn sums the first sample type over the samples whose stack holds a

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,7 +316,8 @@ func TestAgentProfilesKubernetesContainers(t *testing.T) {
 }
 
 // With neither units nor Kubernetes the whole node is profiled, each
-// executable its own service.
+// executable its own service. The token comes from a file named by Parca
+// agent's flag, and a rotated token is used without a restart.
 func TestAgentProfilesTheWholeNode(t *testing.T) {
 	needSystemPerf(t)
 	name := "ptwhole-" + randomHex(2) // a comm holds 15 bytes
@@ -324,18 +326,38 @@ func TestAgentProfilesTheWholeNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("first-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	srv := newIngestServer(t)
-	agent := startCLI(t, nil, "agent", "--node=n1", "--kubernetes=false", "--server-address", srv.URL, "--upload-rate", "1s")
+	agent := startCLI(t, nil, "agent", "--node=n1", "--kubernetes=false", "--server-address", srv.URL, "--upload-rate", "1s",
+		"--remote-store-bearer-token-file", tokenFile)
 	want := name + "{comm=" + name + ",node=n1}"
-	srv.waitFor(t, want, func(rs []received) bool {
-		for _, r := range rs {
-			if r.name == want && sumFor(r.prof, "samples", "main.hotLoop") > 0 {
-				return true
+	arrived := func(token string) func([]received) bool {
+		return func(rs []received) bool {
+			for _, r := range rs {
+				if r.name == want && r.auth == "Bearer "+token && sumFor(r.prof, "samples", "main.hotLoop") > 0 {
+					return true
+				}
 			}
+			return false
 		}
-		return false
-	})
+	}
+	srv.waitFor(t, want+" with the first token", arrived("first-token"))
+	// Rotated as Kubernetes rotates a mounted Secret: a new file renamed
+	// over the old.
+	if err := os.WriteFile(tokenFile+".new", []byte("second-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tokenFile+".new", tokenFile); err != nil {
+		t.Fatal(err)
+	}
+	srv.waitFor(t, want+" with the rotated token", arrived("second-token"))
 	stopAgent(t, agent)
+	if s := agent.stderr.String(); strings.Contains(s, "first-token") || strings.Contains(s, "second-token") {
+		t.Errorf("a token is in the log:\n%s", s)
+	}
 }
 
 // Without the right to open perf events on every CPU the agent says what
@@ -448,4 +470,54 @@ func TestAgentFlags(t *testing.T) {
 			t.Errorf("agent --help (exit %d) lacks %q", code, want)
 		}
 	}
+}
+
+// In a pod with a service account (here: a private mount namespace with the
+// account's token and CA where Kubernetes mounts them, and the variables
+// the kubelet sets), --kubernetes is on by default and the in-cluster
+// credentials reach the API server.
+func TestAgentInAPodUsesItsServiceAccount(t *testing.T) {
+	needSystemPerf(t)
+	m := writableCgroups(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare is not installed: cannot fake a pod's service-account mount")
+	}
+	p := newPKI(t)
+	const token = "ptest-service-account-token"
+	api := newAPIReplay(t, token, p.serverTLS(false))
+	u, _ := url.Parse(api.URL)
+	sa := t.TempDir()
+	os.WriteFile(filepath.Join(sa, "token"), []byte(token), 0o600)
+	os.WriteFile(filepath.Join(sa, "ca.crt"), p.caPEM, 0o600)
+	startIn(t, discovertest.MakeCgroup(t, m.Unified, containerCgroup("web", "app")), bin.hot, "-spin", "0")
+
+	out := t.TempDir()
+	const script = `mount -t tmpfs ptest /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
+cp "$0"/token "$0"/ca.crt /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"`
+	agent := &cli{cmd: exec.Command(unshare, "-m", "sh", "-c", script, sa, bin.cli, "agent", "--node", recordedNode,
+		"--server-address", "file://"+out, "--upload-rate", "1s"), stdout: newLockedBuffer(), stderr: newLockedBuffer()}
+	agent.cmd.Env = cleanEnv("KUBERNETES_SERVICE_HOST=127.0.0.1", "KUBERNETES_SERVICE_PORT="+u.Port())
+	agent.cmd.Stdout, agent.cmd.Stderr = agent.stdout, agent.stderr
+	if err := agent.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if agent.cmd.ProcessState == nil {
+			agent.cmd.Process.Kill()
+			agent.cmd.Wait()
+		}
+	})
+	waitLine(t, agent.stderr, "profiling the containers of the pods on node "+recordedNode)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if files, _ := filepath.Glob(filepath.Join(out, "web-frontend", "cpu_*.json")); len(files) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no window of web-frontend within 60 s; stderr:\n%s", agent.stderr)
+		}
+		time.Sleep(100 * time.Millisecond) // files have no change notification here
+	}
+	stopAgent(t, agent)
 }

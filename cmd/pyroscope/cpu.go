@@ -100,7 +100,7 @@ func (c *agentWindows) cut(until time.Time) {
 	c.from = until
 	c.groups.startWindow()
 	st := c.s.Stats()
-	c.log.Debugf("cpu windows: %d series; %d samples so far, %d records lost, %d mappings, %d threads in %d processes", len(groups), st.Samples, st.Lost, st.Mappings, st.Threads, st.Processes)
+	c.log.Debugf("cpu windows: %d series; %d samples so far (%d outside the targets), %d records lost, %d mappings, %d threads in %d processes", len(groups), st.Samples, st.Dropped, st.Lost, st.Mappings, st.Threads, st.Processes)
 }
 
 // close stops the sampler and reports lost records once.

@@ -157,6 +157,9 @@ func TestDeployKubernetesManifests(t *testing.T) {
 		}
 	}
 	a := parseAgentArgs(t, args, nil)
+	if mode := at(t, volumes["token"], "secret", "defaultMode"); mode != 0o400 {
+		t.Errorf("the token Secret's files have mode %v, want 0400 (256)", mode)
+	}
 	if filepath.Dir(tokenFile) != mounts["token"] || at(t, volumes["token"], "secret", "secretName") == nil {
 		t.Errorf("token file %s is not in the Secret's mount %s", tokenFile, mounts["token"])
 	}

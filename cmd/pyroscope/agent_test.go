@@ -153,15 +153,21 @@ func TestAgentProfilesSystemdUnits(t *testing.T) {
 		return s[goSeries] != nil && s[goSeries].hot > 0 && s[cSeries] != nil && s[cSeries].hot > 0
 	})
 
-	// A process that joins a running unit, and a unit that starts later.
+	// A process that lives 300 ms in the unit, gone long before its
+	// window is cut, and one that joins the running unit for good; a unit
+	// that starts later.
+	brief := startIn(t, goDir, copyAs(t, bin.hot, "hot-brief"), "-spin", "300ms")
+	brief.Wait()
 	startIn(t, goDir, copyAs(t, bin.hot, "hot-late"), "-spin", "0")
 	laterDir := discovertest.MakeCgroup(t, m.Unified, "/system.slice/"+laterUnit)
 	startIn(t, laterDir, bin.cspin)
 	lateSeries := "ptest-go-" + r + "{comm=hot-late,node=test,systemd_unit=" + goUnit + "}"
 	laterSeries := "ptest-later-" + r + "{comm=cspin,node=test,systemd_unit=" + laterUnit + "}"
-	srv.waitFor(t, "the late process and the later unit", func(rs []received) bool {
+	briefSeries := "ptest-go-" + r + "{comm=hot-brief,node=test,systemd_unit=" + goUnit + "}"
+	srv.waitFor(t, "the brief process, the late one and the later unit", func(rs []received) bool {
 		s := series(rs)
-		return s[lateSeries] != nil && s[lateSeries].hot > 0 && s[laterSeries] != nil && s[laterSeries].hot > 0
+		return s[briefSeries] != nil && s[briefSeries].hot > 0 && s[lateSeries] != nil && s[lateSeries].hot > 0 &&
+			s[laterSeries] != nil && s[laterSeries].hot > 0
 	})
 	stopAgent(t, agent)
 
@@ -520,4 +526,46 @@ cp "$0"/token "$0"/ca.crt /run/secrets/kubernetes.io/serviceaccount/ && exec "$@
 		time.Sleep(100 * time.Millisecond) // files have no change notification here
 	}
 	stopAgent(t, agent)
+}
+
+// On a machine whose systemd keeps its units in cgroup v1's name=systemd
+// hierarchy, a unit's process sits in the v2 root: the agent finds its unit
+// by /proc/PID/cgroup. (This machine is hybrid: the test makes the unit in
+// name=systemd only.)
+func TestAgentProfilesAUnitOnlyInV1(t *testing.T) {
+	needSystemPerf(t)
+	m := writableCgroups(t)
+	if m.Systemd == "" {
+		t.Skip("no cgroup v1 name=systemd hierarchy here")
+	}
+	unit := "ptest-v1-" + randomHex(4) + ".service"
+	dir := discovertest.MakeCgroup(t, m.Systemd, "/system.slice/"+unit)
+	cmd := exec.Command(bin.hot, "-spin", "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if pc, err := discover.ReadProcCgroup(cmd.Process.Pid); err != nil || pc.Unified != "/" {
+		t.Skipf("the child's cgroup v2 is %q (%v), not the root: no v1-only unit can be made here", pc.Unified, err)
+	}
+	srv := newIngestServer(t)
+	agent := startCLI(t, nil, "agent", "--node=n1", "--kubernetes=false", "--systemd-units", unit, "--server-address", srv.URL, "--upload-rate", "1s")
+	want := strings.TrimSuffix(unit, ".service") + "{comm=hot,node=n1,systemd_unit=" + unit + "}"
+	srv.waitFor(t, want, func(rs []received) bool {
+		for _, r := range rs {
+			if r.name == want && sumFor(r.prof, "samples", "main.hotLoop") > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	stopAgent(t, agent)
+	for _, r := range srv.received() {
+		if r.name != want {
+			t.Errorf("a series outside the unit: %s", r.name)
+		}
+	}
 }

@@ -37,6 +37,7 @@ type seriesGrouper struct {
 	app      string // every series' service name; "" for the target's
 
 	mu      sync.Mutex
+	window  int // windows started, for pruning byID
 	byID    map[uint64]answer
 	changed <-chan struct{} // the pods' Changed when byID was last cleaned
 	byPID   map[int]answer  // read from /proc this window
@@ -49,7 +50,13 @@ type answer struct {
 	ok        bool // a target
 	container bool // a container's cgroup: the pods may change the answer
 	root      bool // the v2 root: says nothing on a v1-only machine
+	used      int  // the window it was last asked for in
 }
+
+// forgetAfter is how many windows an answer is kept without being asked
+// for: a node that starts and ends containers for months would otherwise
+// keep the answer of every cgroup it ever saw.
+const forgetAfter = 20
 
 // agentSeries is one series of the agent's: the service name and the
 // labels its windows are pushed with.
@@ -68,12 +75,19 @@ func newSeriesGrouper(f *discover.Finder, cg *discover.Cgroups, app string) *ser
 }
 
 // startWindow forgets the answers read from /proc (a process may have
-// moved since) and the series of the last window.
+// moved since), the series of the last window, and the answers about
+// cgroups not asked for in forgetAfter windows.
 func (g *seriesGrouper) startWindow() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.window++
 	g.byPID = map[int]answer{}
 	g.series = map[string]agentSeries{}
+	for id, a := range g.byID {
+		if g.window-a.used > forgetAfter {
+			delete(g.byID, id)
+		}
+	}
 }
 
 // seriesOf returns the series a window's group key names, as group
@@ -138,12 +152,15 @@ func (g *seriesGrouper) answerFor(pid int, cgroup uint64) answer {
 			if path, err := g.cgroups.Path(cgroup); err == nil {
 				a = g.answerForPath(path)
 				a.root = path == "/"
-				g.byID[cgroup] = a
 				ok = true
 			}
 		}
-		if ok && (a.ok || !a.root) {
-			return a
+		if ok {
+			a.used = g.window
+			g.byID[cgroup] = a
+			if a.ok || !a.root {
+				return a
+			}
 		}
 	}
 	if a, ok := g.byPID[pid]; ok {

@@ -117,6 +117,16 @@ func TestSeriesOfUnitsAndTheWholeNode(t *testing.T) {
 		"a name ingest cannot take": {inOther, "Web Content", cgroupID(t, otherDir),
 			&agentSeries{"Web_Content", map[string]string{"node": "n1", "comm": "Web Content"}}},
 	})
+	// Answers not asked for in forgetAfter windows are forgotten; those
+	// asked for stay.
+	for range forgetAfter + 1 {
+		g.startWindow()
+		g.group(inUnit, "sleep", cgroupID(t, unitDir))
+	}
+	if _, kept := g.byID[cgroupID(t, unitDir)]; !kept || len(g.byID) != 1 {
+		t.Errorf("after %d windows the grouper holds %d answers (the unit's kept: %v), want the unit's only", forgetAfter+1, len(g.byID), kept)
+	}
+
 	named := newSeriesGrouper(&discover.Finder{Node: "n1", Units: units}, cgroups, "checkout")
 	checkGroups(t, named, map[string]grouperCase{
 		"--application-name names every series": {inUnit, "sleep", cgroupID(t, unitDir),

@@ -180,20 +180,11 @@ func runAgent(args []string, io *stdio) int {
 		}
 	}
 	log := newLogger(io.stderr, a.logLevel, a.noLogging)
-	mounts, err := discover.FindMounts()
+	cgroups, mounts, err := openCgroups(log)
 	if err != nil {
 		return fail(io, "agent", trimDiscover(err))
 	}
-	var cgroups *discover.Cgroups
-	if perfEventOnV1() {
-		// The samples' cgroup IDs are then of the v1 perf_event
-		// hierarchy, which are no IDs of the v2 tree: each task's
-		// /proc/PID/cgroup decides instead.
-		log.Infof("the perf_event controller is bound to a cgroup v1 hierarchy (/proc/cgroups): targets are found by /proc/PID/cgroup")
-	} else if mounts.Unified != "" {
-		if cgroups, err = discover.NewCgroups(mounts.Unified); err != nil {
-			return fail(io, "agent", trimDiscover(err))
-		}
+	if cgroups != nil {
 		defer cgroups.Close()
 	}
 	if units != nil {
@@ -203,7 +194,6 @@ func runAgent(args []string, io *stdio) int {
 	if err != nil {
 		return usageError(io, "agent", err)
 	}
-
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
@@ -215,69 +205,99 @@ func runAgent(args []string, io *stdio) int {
 
 	finder := &discover.Finder{Node: a.node, Units: units}
 	ctx, stopWatch := context.WithCancel(context.Background())
-	watchDone := make(chan error, 1)
-	ready := closedChan()
+	defer stopWatch()
+	r := &agentLoop{log: log, dst: dst, sigs: sigs, rate: a.uploadRate, ready: closedChan()}
 	if a.kubernetes {
 		finder.Pods = &discover.Pods{}
 		w := &discover.PodWatch{Config: kube, Node: a.node, Pods: finder.Pods, Log: log.slog()}
-		ready = w.Ready()
-		go func() { watchDone <- w.Run(ctx) }()
+		r.ready, r.watchDone, r.kubeServer = w.Ready(), make(chan error, 1), kube.Server
+		go func() { r.watchDone <- w.Run(ctx) }()
 		log.Debugf("watching the pods of node %s through %s", a.node, kube)
-	} else {
-		watchDone <- nil
 	}
 	app := ""
 	if a.given["application-name"] || strings.TrimSpace(io.getenv("PYROSCOPE_APPLICATION_NAME")) != "" {
 		app = dst.Settings().App
 	}
-	cpu := newAgentWindows(sampler, dst, newSeriesGrouper(finder, cgroups, app), log, a.sampleRate)
+	r.cpu = newAgentWindows(sampler, dst, newSeriesGrouper(finder, cgroups, app), log, a.sampleRate)
 	log.Infof("profiling %s, sending to %s (%s) every %s", a.what(units), dst.Target(), dst.Settings().Protocol, a.uploadRate)
-
-	tick := time.NewTicker(a.uploadRate)
-	defer tick.Stop()
-	code := exitOK
-	waitSaid := false
-loop:
-	for {
-		select {
-		case <-tick.C:
-			select {
-			case <-ready:
-				cpu.cut(time.Now())
-			default:
-				// Until the first list of pods, a container's samples
-				// would find no pod: the window grows until then.
-				if !waitSaid {
-					waitSaid = true
-					log.Infof("waiting for the first list of pods from %s before cutting windows", kube.Server)
-				}
-			}
-		case err := <-watchDone:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				log.Errorf("%v", trimDiscover(err))
-				code = exitFailure
-				break loop
-			}
-			watchDone = nil
-		case sig := <-sigs:
-			log.Infof("%v: sending the last windows", sig)
-			break loop
-		}
-	}
-	lastCut := func() {
-		cpu.cut(time.Now())
-		cpu.close()
-	}
-	line, err := dst.close(lastCut)
+	code := r.run()
+	line, err := dst.close(func() { r.cpu.cut(time.Now()); r.cpu.close() })
 	stopWatch()
-	if watchDone != nil {
-		<-watchDone
+	if r.watchDone != nil {
+		<-r.watchDone
 	}
 	if err != nil {
 		return fail(io, "agent", errors.New(line))
 	}
 	log.Infof("%s", line)
 	return code
+}
+
+// openCgroups finds the cgroup mounts and opens the v2 hierarchy whose IDs
+// the samples carry; nil where they carry none of it.
+func openCgroups(log *logger) (*discover.Cgroups, discover.Mounts, error) {
+	mounts, err := discover.FindMounts()
+	if err != nil {
+		return nil, mounts, err
+	}
+	if perfEventOnV1() {
+		// The samples' cgroup IDs are then of the v1 perf_event
+		// hierarchy, which are no IDs of the v2 tree: each task's
+		// /proc/PID/cgroup decides instead.
+		log.Infof("the perf_event controller is bound to a cgroup v1 hierarchy (/proc/cgroups): targets are found by /proc/PID/cgroup")
+		return nil, mounts, nil
+	}
+	if mounts.Unified == "" {
+		return nil, mounts, nil
+	}
+	cgroups, err := discover.NewCgroups(mounts.Unified)
+	return cgroups, mounts, err
+}
+
+// agentLoop cuts the agent's windows every rate until a stop signal, or
+// until the pod watch gives up on a configuration that cannot work.
+type agentLoop struct {
+	log        *logger
+	dst        *destination
+	cpu        *agentWindows
+	sigs       <-chan os.Signal
+	rate       time.Duration
+	ready      <-chan struct{} // closed once the pods are listed
+	watchDone  chan error      // nil without Kubernetes, and once received from
+	kubeServer string
+}
+
+// run returns the exit code: 0 after a signal, exitFailure when the pod
+// watch ended.
+func (r *agentLoop) run() int {
+	tick := time.NewTicker(r.rate)
+	defer tick.Stop()
+	waitSaid := false
+	for {
+		select {
+		case <-tick.C:
+			select {
+			case <-r.ready:
+				r.cpu.cut(time.Now())
+			default:
+				// Until the first list of pods, a container's samples
+				// would find no pod: the window grows until then.
+				if !waitSaid {
+					waitSaid = true
+					r.log.Infof("waiting for the first list of pods from %s before cutting windows", r.kubeServer)
+				}
+			}
+		case err := <-r.watchDone:
+			r.watchDone = nil
+			if err != nil && !errors.Is(err, context.Canceled) {
+				r.log.Errorf("%v", trimDiscover(err))
+				return exitFailure
+			}
+		case sig := <-r.sigs:
+			r.log.Infof("%v: sending the last windows", sig)
+			return exitOK
+		}
+	}
 }
 
 func closedChan() <-chan struct{} {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -133,11 +135,17 @@ func loadKubeconfig(path string) (discover.KubeConfig, error) {
 		if k.ProxyURL != "" {
 			return fail("cluster %q has a proxy-url, which the agent does not support: reach the API server directly", cl.Name)
 		}
+		if !strings.HasPrefix(k.Server, "https://") {
+			return fail("cluster %q has server %q: the agent reaches the API server over https:// only", cl.Name, k.Server)
+		}
 		c.Server = strings.TrimRight(k.Server, "/")
 		c.ServerName = k.TLSServerName
 		c.InsecureSkipVerify = k.InsecureSkipTLSVerify
 		if c.CA, err = readData("certificate-authority", k.CertificateAuthorityData, k.CertificateAuthority); err != nil {
 			return discover.KubeConfig{}, err
+		}
+		if c.CA != nil && !x509.NewCertPool().AppendCertsFromPEM(c.CA) {
+			return fail("cluster %q: its certificate-authority holds no PEM certificate", cl.Name)
 		}
 	}
 	if !found {
@@ -179,6 +187,11 @@ func loadKubeconfig(path string) (discover.KubeConfig, error) {
 		if (c.CertPEM == nil) != (c.KeyPEM == nil) {
 			return fail("user %q has a client certificate without its key, or a key without its certificate: give both", u.Name)
 		}
+		if c.CertPEM != nil {
+			if _, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM); err != nil {
+				return fail("user %q: its client certificate and key: %v", u.Name, err)
+			}
+		}
 	}
 	if !found {
 		return fail("context %q names user %q, which it does not hold", f.CurrentContext, kctx.User)
@@ -208,6 +221,9 @@ func kubeConfigFor(flagPath string, getenv func(string) string) (discover.KubeCo
 		// InClusterConfig's message lists what it looked for in the pod.
 		msg := strings.TrimPrefix(err.Error(), "discover: ")
 		return c, errors.New(msg + " (no --kubeconfig and no KUBECONFIG were given either)")
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(c.CA) {
+		return c, errors.New("the service account's CA certificate (ca.crt beside its token) holds no PEM certificate")
 	}
 	return c, nil
 }

@@ -86,6 +86,20 @@ func TestDestinationPushAddsExtraTags(t *testing.T) {
 	}
 }
 
+// PushAs sends under another application name, with the destination's
+// tags and the extra ones, as the node agent sends each target's series.
+func TestDestinationPushAsNamesTheService(t *testing.T) {
+	srv := proftest.NewIngestServer(t)
+	dst := openDestination(t, Config{ApplicationName: "agent", ServerAddress: srv.URL, Tags: map[string]string{"env": "x"}}, env())
+	dst.PushAs("nginx", map[string]string{"systemd_unit": "nginx.service"}, window.Window{Name: window.KindGoroutines, From: time.Unix(1, 0), Until: time.Unix(2, 0), Data: goroutineProfile(t)})
+	if err := dst.Close(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := srv.WaitFor(t, "goroutines"); r.Query["name"] != "nginx{env=x,systemd_unit=nginx.service}" {
+		t.Errorf("name = %q, want nginx{env=x,systemd_unit=nginx.service}", r.Query["name"])
+	}
+}
+
 // Sample label keys that other libraries set and servers refuse reach
 // every backend translated, whoever produced the window (here the CLI's
 // path: a window pushed to a Destination).

@@ -67,6 +67,8 @@ func TestBadInputSaysWhatToFix(t *testing.T) {
 		{"exec unknown profile type variable", []string{"exec", "--", "/bin/true"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "cpu, heap"}, `PYROSCOPE_PROFILE_TYPES: unknown profile type "heap": use cpu, inuse_objects,`},
 		{"exec flag beats a bad variable", []string{"exec", "--profile-types", "bogus", "--", "/bin/true"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "cpu"}, `--profile-types: unknown profile type "bogus"`},
 		{"pid with heap types", []string{"connect", "--pid", "1", "--profile-types", "inuse_space"}, nil, "--pid samples the CPU only"},
+		{"agent with heap types", []string{"agent", "--kubernetes=false", "--profile-types", "cpu,inuse_space"}, nil, "--profile-types: the agent samples the CPU only"},
+		{"agent with heap types variable", []string{"agent", "--kubernetes=false"}, map[string]string{"PYROSCOPE_PROFILE_TYPES": "goroutines"}, "PYROSCOPE_PROFILE_TYPES: the agent samples the CPU only"},
 		{"command not found", []string{"exec", "--", "/nonexistent/cmd"}, nil, "check the command's name and PATH"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -81,10 +80,8 @@ func runConnect(args []string, io *stdio) int {
 		if err != nil {
 			return usageError(io, "connect", fmt.Errorf("--pid: %w", err))
 		}
-		if types, err := c.profileTypes(fs, io.getenv); err != nil {
+		if err := c.cpuOnly(fs, io.getenv, "--pid"); err != nil {
 			return usageError(io, "connect", err)
-		} else if len(types) > 0 && !slices.Equal(types, []string{"cpu"}) {
-			return usageError(io, "connect", fmt.Errorf("%s: --pid samples the CPU only: leave out every type but cpu", typesSource(fs, io.getenv)))
 		}
 		return connectPID(fs, &c, pid, io)
 	default:

@@ -63,3 +63,53 @@ func attachError(pid int, err error) error {
 	}
 	return err
 }
+
+// agentWindows cuts the system-wide sampler's samples into one window per
+// series (target and command) and queues each under its service name and
+// labels.
+type agentWindows struct {
+	s      *perf.Sampler
+	dst    *destination
+	groups *seriesGrouper
+	log    *logger
+	rate   int
+	from   time.Time
+}
+
+func newAgentWindows(s *perf.Sampler, dst *destination, g *seriesGrouper, log *logger, rate int) *agentWindows {
+	return &agentWindows{s: s, dst: dst, groups: g, log: log, rate: rate, from: time.Now()}
+}
+
+// cut ends the current windows at until and queues them.
+func (c *agentWindows) cut(until time.Time) {
+	groups, err := c.s.ProfileGroups(c.from, until, func(t perf.Task) (string, bool) {
+		return c.groups.group(t.PID, t.Comm, t.Cgroup)
+	})
+	if err != nil {
+		c.log.Errorf("cutting the CPU windows: %v", err)
+		return
+	}
+	for _, g := range groups {
+		s, ok := c.groups.seriesOf(g.Key)
+		if !ok {
+			continue // cannot happen: every key came from group
+		}
+		c.dst.PushAs(s.app, s.labels, window.Window{Name: window.KindCPU, From: c.from, Until: until, Data: g.Data,
+			SampleTypes: perfSampleTypes, SampleRate: c.rate})
+	}
+	c.from = until
+	c.groups.startWindow()
+	st := c.s.Stats()
+	c.log.Debugf("cpu windows: %d series; %d samples so far (%d outside the targets), %d records lost, %d mappings, %d threads in %d processes", len(groups), st.Samples, st.Dropped, st.Lost, st.Mappings, st.Threads, st.Processes)
+}
+
+// close stops the sampler and reports lost records once.
+func (c *agentWindows) close() {
+	st := c.s.Stats()
+	if st.Lost > 0 {
+		c.log.Warnf("the kernel dropped %d perf records (buffers full) besides the %d samples read: samples are missing, or unsymbolized where a mapping was lost; try a lower --sample-rate", st.Lost, st.Samples)
+	}
+	if err := c.s.Close(); err != nil {
+		c.log.Errorf("stopping the sampler: %v", err)
+	}
+}

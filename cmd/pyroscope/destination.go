@@ -31,7 +31,7 @@ const uploadTimeout = 10 * time.Second
 // token name the variable.
 func newDestination(c *commonFlags, getenv func(string) string, log *logger) (*destination, error) {
 	given := c.given
-	names := fieldNames(c.given, getenv)
+	names := fieldNames(c.given, c.typed, getenv)
 	if c.stopTimeout <= 0 {
 		// Zero means the default to the SDK, but a flag has its default
 		// already: zero or less is a mistake.
@@ -96,13 +96,16 @@ var fieldOf = map[string]string{
 }
 
 // fieldNames says, for the resolver's messages, how the user set each
-// field: the flag when given on the command line, else the variable the
-// flag's value came from, else the flag.
-func fieldNames(given map[string]bool, getenv func(string) string) map[string]string {
+// field: the flag (as typed, an alias included) when given on the command
+// line, else the variable the flag's value came from, else the flag.
+func fieldNames(given map[string]bool, typed map[string]string, getenv func(string) string) map[string]string {
 	names := map[string]string{}
 	for flagName, field := range fieldOf {
 		names[field] = "--" + flagName
 		if given[flagName] {
+			if t := typed[flagName]; t != "" {
+				names[field] = "--" + t
+			}
 			continue
 		}
 		if flagName == "server-address" && strings.TrimSpace(getenv("PYROSCOPE_ADHOC_SERVER_ADDRESS")) != "" {

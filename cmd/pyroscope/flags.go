@@ -35,8 +35,11 @@ type commonFlags struct {
 	logLevel    string
 	noLogging   bool
 	types       string // --profile-types as given; profileTypes parses it
-	// given holds the names of the flags set on the command line.
+	// given holds the names of the flags set on the command line, an
+	// alias under the flag it stands for; typed says how the user spelled
+	// each (the alias's name, for messages).
 	given map[string]bool
+	typed map[string]string
 }
 
 // Defaults shared with the SDK, except the sample rate: the perf sampler's
@@ -63,6 +66,58 @@ var envOf = map[string]string{
 	"log-level":        "PYROSCOPE_LOG_LEVEL",
 	"no-logging":       "PYROSCOPE_NO_LOGGING",
 	"profile-types":    "PYROSCOPE_PROFILE_TYPES",
+}
+
+// aliasOf names the flag each alias stands for: the agent takes Parca
+// agent's flags (and the Polar Signals documentation's) under their own
+// names, so that its commands work as they are written there.
+var aliasOf = map[string]string{
+	"remote-store-address":           "server-address",
+	"remote-store-bearer-token":      "auth-token",
+	"bearer-token":                   "auth-token",
+	"remote-store-bearer-token-file": "auth-token-file",
+	"bearer-token-file":              "auth-token-file",
+	"remote-store-insecure":          "insecure",
+}
+
+// canonical is the flag name stands for: itself, or the flag it is an
+// alias of.
+func canonical(name string) string {
+	if c, ok := aliasOf[name]; ok {
+		return c
+	}
+	return name
+}
+
+// addAliases registers, for each flag of fs that has aliases, the aliases,
+// sharing its value: whichever is given sets the same field.
+func addAliases(fs *flag.FlagSet) {
+	names := make([]string, 0, len(aliasOf))
+	for a := range aliasOf {
+		names = append(names, a)
+	}
+	slices.Sort(names)
+	for _, a := range names {
+		if f := fs.Lookup(aliasOf[a]); f != nil {
+			fs.Var(f.Value, a, "same as --"+f.Name)
+		}
+	}
+}
+
+// givenFlags returns the flags set on the command line under their
+// canonical names, with the name each was typed as. Two spellings of one
+// flag are an error: which one was meant is not clear.
+func givenFlags(fs *flag.FlagSet) (map[string]bool, map[string]string, error) {
+	given, typed := map[string]bool{}, map[string]string{}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		c := canonical(f.Name)
+		if prev, dup := typed[c]; dup && err == nil {
+			err = fmt.Errorf("--%s and --%s are the same setting: give one of them", min(prev, f.Name), max(prev, f.Name))
+		}
+		given[c], typed[c] = true, f.Name
+	})
+	return given, typed, err
 }
 
 // tagFlag collects repeated --tag k=v.
@@ -114,6 +169,20 @@ func (c *commonFlags) profileTypes(fs *flag.FlagSet, getenv func(string) string)
 	return types, nil
 }
 
+// cpuOnly checks that the profile types ask for nothing but cpu, for the
+// modes that sample with perf alone (connect --pid, agent); mode names the
+// mode in the error.
+func (c *commonFlags) cpuOnly(fs *flag.FlagSet, getenv func(string) string, mode string) error {
+	types, err := c.profileTypes(fs, getenv)
+	if err != nil {
+		return err
+	}
+	if len(types) > 0 && !slices.Equal(types, []string{"cpu"}) {
+		return fmt.Errorf("%s: %s samples the CPU only: leave out every type but cpu", typesSource(fs, getenv), mode)
+	}
+	return nil
+}
+
 // typesSource names where the profile types came from.
 func typesSource(fs *flag.FlagSet, getenv func(string) string) string {
 	given := false
@@ -127,8 +196,10 @@ func typesSource(fs *flag.FlagSet, getenv func(string) string) string {
 // applyEnv fills every flag not given on the command line from its
 // variable. It returns an error naming the variable when a value is invalid.
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	given, _, err := givenFlags(fs)
+	if err != nil {
+		return err
+	}
 	// A token flag overrides a token file variable, and the other way round:
 	// the user's explicit choice wins over either variable.
 	if given["auth-token"] || given["auth-token-file"] {
@@ -241,8 +312,10 @@ func positiveInt(s string) (int, error) {
 // none was given. An application name given but empty is an error, not a
 // request for the default.
 func (c *commonFlags) validate(fs *flag.FlagSet, def string) error {
-	c.given = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
+	var err error
+	if c.given, c.typed, err = givenFlags(fs); err != nil {
+		return err
+	}
 	if c.given["application-name"] && strings.TrimSpace(c.app) == "" {
 		return errors.New("--application-name is empty: give a name such as checkout.api, or leave the flag out for the default")
 	}

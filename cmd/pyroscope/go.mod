@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/google/pprof v0.0.0-20260902005441-ca85771921e4
 	github.com/pyroscope-sdk/pyroscope-go v0.0.0
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/sys v0.47.0
 )
 

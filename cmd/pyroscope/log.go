@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -56,3 +59,53 @@ func (l *logger) Debugf(format string, args ...any) { l.logf(logging.Debug, form
 func (l *logger) Infof(format string, args ...any)  { l.logf(logging.Info, format, args...) }
 func (l *logger) Warnf(format string, args ...any)  { l.logf(logging.Warn, format, args...) }
 func (l *logger) Errorf(format string, args ...any) { l.logf(logging.Error, format, args...) }
+
+// slog returns a *slog.Logger writing to l, for the parts that log with
+// log/slog (discovery's pod watch): each record is one line, its message
+// followed by its attributes as key=value.
+func (l *logger) slog() *slog.Logger { return slog.New(&slogHandler{l: l}) }
+
+type slogHandler struct {
+	l     *logger
+	attrs []slog.Attr
+}
+
+func (h *slogHandler) Enabled(_ context.Context, level slog.Level) bool {
+	return slogLevel(level) >= h.l.min
+}
+
+func (h *slogHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		if !a.Equal(slog.Attr{}) {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value.Resolve())
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	h.l.logf(slogLevel(r.Level), "%s", b.String())
+	return nil
+}
+
+func (h *slogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &slogHandler{l: h.l, attrs: append(slices.Clip(h.attrs), attrs...)}
+}
+
+// WithGroup is not needed by the callers: attributes stay ungrouped.
+func (h *slogHandler) WithGroup(string) slog.Handler { return h }
+
+func slogLevel(level slog.Level) logging.Level {
+	switch {
+	case level >= slog.LevelError:
+		return logging.Error
+	case level >= slog.LevelWarn:
+		return logging.Warn
+	case level >= slog.LevelInfo:
+		return logging.Info
+	}
+	return logging.Debug
+}

@@ -5,6 +5,7 @@
 //	pyroscope exec [flags] -- COMMAND [ARGS...]   run COMMAND and profile its process tree
 //	pyroscope connect --pid PID [flags]           profile a running process
 //	pyroscope connect --url URL [flags]           pull from a Go program's net/http/pprof
+//	pyroscope agent [flags]                       profile the systemd units, containers or whole node
 //	pyroscope version
 //
 // exec and connect --pid sample CPU with Linux perf events and frame-pointer
@@ -56,9 +57,12 @@ Usage:
   pyroscope exec [flags] -- COMMAND [ARGS...]   run COMMAND, profile its process tree
   pyroscope connect --pid PID [flags]           profile a running process until it exits
   pyroscope connect --url URL [flags]           pull profiles from a Go program's net/http/pprof
+  pyroscope agent [flags]                       profile this node: systemd units, Kubernetes
+                                                containers, or every process
   pyroscope version                             print the version
 
-Run "pyroscope exec --help" or "pyroscope connect --help" for the flags and examples.
+Run "pyroscope exec --help", "pyroscope connect --help" or "pyroscope agent --help"
+for the flags and examples.
 Pass the API token in PYROSCOPE_AUTH_TOKEN (or a file, --auth-token-file), not as a flag.
 `
 
@@ -72,6 +76,8 @@ func run(args []string, io *stdio) int {
 		return runExec(args[1:], io)
 	case "connect":
 		return runConnect(args[1:], io)
+	case "agent":
+		return runAgent(args[1:], io)
 	case "version", "--version", "-version":
 		fmt.Fprintf(io.stdout, "pyroscope %s (%s, %s/%s)\n", version, buildVersion(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -79,7 +85,7 @@ func run(args []string, io *stdio) int {
 		fmt.Fprint(io.stdout, mainUsage)
 		return exitOK
 	default:
-		fmt.Fprintf(io.stderr, "pyroscope: unknown command %q: use exec, connect or version (see pyroscope --help)\n", args[0])
+		fmt.Fprintf(io.stderr, "pyroscope: unknown command %q: use exec, connect, agent or version (see pyroscope --help)\n", args[0])
 		return exitUsage
 	}
 }

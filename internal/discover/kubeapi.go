@@ -23,6 +23,16 @@ type KubeConfig struct {
 	// watch, since service-account tokens are rotated in place.
 	TokenFile string
 	Token     string // the bearer token, when there is no TokenFile
+	// CertPEM and KeyPEM are a client certificate and its key, for API
+	// servers that authenticate by certificate (a kubeconfig's
+	// client-certificate and client-key); nil: none.
+	CertPEM, KeyPEM []byte
+	// ServerName, when set, is the name the server's certificate is checked
+	// against instead of Server's host (a kubeconfig's tls-server-name).
+	ServerName string
+	// InsecureSkipVerify accepts any server certificate (a kubeconfig's
+	// insecure-skip-tls-verify): for test clusters only.
+	InsecureSkipVerify bool
 }
 
 // String names the server and where the token comes from, never the token.
@@ -33,6 +43,11 @@ func (c KubeConfig) String() string {
 		tok = "token from " + c.TokenFile
 	case c.Token != "":
 		tok = "token [redacted]"
+	case c.CertPEM != nil:
+		tok = "client certificate"
+	}
+	if c.InsecureSkipVerify {
+		tok += ", server certificate not verified"
 	}
 	return fmt.Sprintf("Kubernetes API %s (%s)", c.Server, tok)
 }
@@ -78,7 +93,14 @@ func (c KubeConfig) client() (*http.Client, error) {
 		return nil, fmt.Errorf("discover: Kubernetes API server %q is not an https:// address", c.Server)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
+	if c.CertPEM != nil || c.KeyPEM != nil {
+		cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("discover: the Kubernetes client certificate and key: %w", err)
+		}
+		tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	}
 	if c.CA != nil {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(c.CA) {

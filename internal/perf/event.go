@@ -28,8 +28,12 @@ const (
 // eventConfig is what every event of one Sampler shares. Attach settles it on
 // the first event it opens and reuses it for the rest.
 type eventConfig struct {
-	freq          int
-	children      bool
+	freq     int
+	children bool
+	// system is one event per CPU for every task (AttachSystem): samples
+	// carry the task's cgroup, nothing is inherited and idle time is not
+	// sampled.
+	system        bool
 	excludeKernel bool // forced by perf_event_paranoid >= 2 without CAP_PERFMON
 	inheritThread bool // false when the kernel predates inherit_thread
 	noBuildID     bool // the kernel predates build IDs in MMAP2 records
@@ -63,7 +67,13 @@ func (c *eventConfig) attr() *unix.PerfEventAttr {
 	if c.excludeKernel {
 		attr.Bits |= unix.PerfBitExcludeKernel
 	}
-	if c.inheritThread && !c.children {
+	if c.system {
+		attr.Sample_type |= unix.PERF_SAMPLE_CGROUP
+		// A CPU's event follows whatever runs there: there is nothing to
+		// inherit, and the idle task has no stack worth a sample.
+		attr.Bits &^= unix.PerfBitInherit
+		attr.Bits |= unix.PerfBitExcludeIdle
+	} else if c.inheritThread && !c.children {
 		attr.Bits |= perfBitInheritThread
 	}
 	if !c.noBuildID {
@@ -89,7 +99,7 @@ func (c *eventConfig) open(tid, cpu int, first bool) (int, error) {
 		case first && !c.noBuildID && err == unix.EINVAL:
 			// Kernel older than 5.12: MMAP2 records name files by inode.
 			c.noBuildID = true
-		case first && c.inheritThread && !c.children && err == unix.EINVAL:
+		case first && c.inheritThread && !c.children && !c.system && err == unix.EINVAL:
 			// Kernel older than 5.13: inherit into forks too and drop
 			// their samples by pid.
 			c.inheritThread = false
@@ -122,6 +132,22 @@ func attachError(pid int, err error) error {
 		return fmt.Errorf("perf: out of file descriptors (one per thread and CPU at attach); raise the limit with ulimit -n: %w", err)
 	}
 	return fmt.Errorf("perf: perf_event_open for pid %d: %w", pid, err)
+}
+
+// systemAttachError is attachError for the per-CPU events of AttachSystem.
+func systemAttachError(cpu int, err error) error {
+	switch err {
+	case unix.EACCES, unix.EPERM:
+		return fmt.Errorf("perf: not allowed to sample every CPU: kernel.perf_event_paranoid=%d allows system-wide perf events only to a program with CAP_PERFMON (Linux 5.8+) or CAP_SYS_ADMIN; grant one of them (e.g. run as root, or add it to the container's or unit's capabilities), or lower the setting to 0 (sysctl -w kernel.perf_event_paranoid=0): %w",
+			readParanoid(), err)
+	case unix.EINVAL:
+		return fmt.Errorf("perf: the kernel refused a CPU-wide event with the cgroup in each sample: that needs Linux 5.7+ built with CONFIG_CGROUP_PERF: %w", err)
+	case unix.ENODEV, unix.ENXIO:
+		return fmt.Errorf("perf: CPU %d went offline while attaching: %w", cpu, err)
+	case unix.ENOENT, unix.ENOSYS, unix.EOPNOTSUPP, unix.EMFILE, unix.ENFILE:
+		return attachError(0, err)
+	}
+	return fmt.Errorf("perf: perf_event_open for CPU %d: %w", cpu, err)
 }
 
 func readParanoid() int {

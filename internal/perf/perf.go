@@ -16,15 +16,40 @@
 // map of a process that lived a few milliseconds, long after it exited;
 // /proc/PID/maps is read only for the state at attach. All CPUs' records
 // are taken in time order.
+//
+// # The whole machine
+//
+// AttachSystem, for a node agent, opens one event per online CPU for every
+// task (pid -1) and has the kernel put the task's cgroup v2 ID in each
+// sample (PERF_SAMPLE_CGROUP, Linux 5.7+); ProfileGroups splits a window by
+// what the caller makes of each task, such as the systemd unit or
+// container its cgroup belongs to. The fork, exec, comm and mmap records of
+// every task come with it, so a process started after attach is known, maps
+// and name, from its first instruction, however short it lives. A process
+// that existed before is looked at only when its first sample arrives: its
+// /proc/PID/maps, comm and threads are read then, and a process that never
+// runs costs nothing at all.
+//
+// The alternatives grow with what is idle. Events per cgroup
+// (PERF_FLAG_PID_CGROUP) need one event and ring buffer per target and CPU,
+// opened as each unit or container appears (found by watching the cgroup
+// tree, which misses a process's first moments), and cannot see a process
+// that leaves its cgroup; events per process need attaching to each
+// process and thread as it starts, which only polling of /proc can do for
+// processes outside an inherited tree, and descriptors for every idle
+// one. One event per CPU costs the same for ten processes as for ten
+// thousand, and the kernel's records name every process as it starts.
 package perf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -52,14 +77,20 @@ type Stats struct {
 	Samples  uint64 // samples read from the kernel
 	Lost     uint64 // records (samples, mappings, forks, exits) the kernel dropped because a buffer was full
 	Mappings uint64 // executable mappings the kernel reported (PERF_RECORD_MMAP2)
-	Threads  int    // threads being sampled now
+	Threads  int    // threads being sampled now (AttachSystem: of processes sampled so far)
 	// Processes is how many process images are kept for symbolization
-	// beyond the current window: one per live process. An exited one is
-	// freed once the window holding its last samples is written.
+	// beyond the current window: one per live process (AttachSystem: per
+	// live process sampled at least once, or started after attach). An
+	// exited one is freed once the window holding its last samples is
+	// written.
 	Processes int
+	// Dropped counts the samples ProfileGroups left out because the group
+	// function rejected their task.
+	Dropped uint64
 }
 
-// A Sampler samples one process (tree). Its methods are safe for concurrent use.
+// A Sampler samples one process (tree), or the whole machine. Its methods
+// are safe for concurrent use.
 type Sampler struct {
 	opts     Options
 	periodNs int64
@@ -86,13 +117,27 @@ type Sampler struct {
 // reader goroutine adds mappings to sym while Profile looks addresses up in
 // it; symbolize.Process is safe for that.
 type process struct {
-	pid int
-	sym *symbolize.Process
+	pid  int
+	sym  *symbolize.Process
+	comm atomic.Pointer[string] // the main thread's name; set by the reader, read by ProfileGroups
 }
 
+func newProcess(pid int, sym *symbolize.Process, comm string) *process {
+	p := &process{pid: pid, sym: sym}
+	p.comm.Store(&comm)
+	return p
+}
+
+// name is the process's command name.
+func (p *process) name() string { return *p.comm.Load() }
+
 type stackKey struct {
-	proc  *process
-	stack string // user-space addresses, leaf first, 8 bytes each
+	proc   *process
+	cgroup uint64 // the task's cgroup ID (AttachSystem), else 0
+	stack  string // user-space addresses, leaf first, 8 bytes each
+	// top is the word at the user stack pointer when it may be the return
+	// address the frame-pointer walk skipped (see addFramelessCaller), else 0.
+	top uint64
 }
 
 // Attach starts sampling opts.PID. It fails with an error wrapping
@@ -116,10 +161,25 @@ func Attach(opts Options) (*Sampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sampler{
-		opts:     opts,
-		periodNs: int64(time.Second) / int64(opts.Frequency),
-		cfg:      eventConfig{freq: opts.Frequency, children: opts.Children, inheritThread: true},
+	s := newSampler(eventConfig{freq: opts.Frequency, children: opts.Children, inheritThread: true})
+	s.opts = opts
+	if err := s.openAll(cpus); err != nil {
+		s.release()
+		return nil, err
+	}
+	s.procs[opts.PID] = s.snapshot(opts.PID)
+	if err := s.start(); err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSampler returns a Sampler with no events yet.
+func newSampler(cfg eventConfig) *Sampler {
+	return &Sampler{
+		periodNs: int64(time.Second) / int64(cfg.freq),
+		cfg:      cfg,
 		wakeFd:   -1,
 		sym:      symbolize.New(),
 		stacks:   make(map[stackKey]int64),
@@ -128,21 +188,20 @@ func Attach(opts Options) (*Sampler, error) {
 		done:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
-	if err := s.openAll(cpus); err != nil {
-		s.release()
-		return nil, err
-	}
+}
+
+// start starts the reader once the events are open.
+func (s *Sampler) start() error {
+	var err error
 	s.wakeFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		s.release()
-		return nil, fmt.Errorf("perf: eventfd: %w", err)
+		return fmt.Errorf("perf: eventfd: %w", err)
 	}
-	s.procs[opts.PID] = s.snapshot(opts.PID)
 	for _, fd := range s.fds {
 		s.pollFds = append(s.pollFds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
 	}
 	go s.readLoop()
-	return s, nil
+	return nil
 }
 
 // openAll opens the events of every thread of the target on every CPU, and
@@ -227,7 +286,16 @@ func (s *Sampler) snapshot(pid int) *process {
 	if err != nil {
 		sym = s.sym.NewProcess(pid)
 	}
-	return &process{pid: pid, sym: sym}
+	return newProcess(pid, sym, readComm(pid))
+}
+
+// readComm reads the command name of pid, or "" when it is gone.
+func readComm(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSuffix(b, []byte("\n")))
 }
 
 // Stats returns the counters so far.
@@ -243,7 +311,8 @@ func (s *Sampler) Stats() Stats {
 }
 
 // Done returns a channel closed when the target process (and, with
-// Options.Children, every process of its tree) has exited.
+// Options.Children, every process of its tree) has exited. The channel of a
+// Sampler made by AttachSystem is never closed.
 func (s *Sampler) Done() <-chan struct{} { return s.done }
 
 // Close stops sampling and releases the events and buffers. Samples not yet

@@ -2,7 +2,6 @@ package perf
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -18,17 +17,12 @@ import (
 // samples/count and cpu/nanoseconds, one pprof mapping per mapped file with
 // its build ID, and a "pid" label on every sample.
 func (s *Sampler) Profile(w io.Writer, from, until time.Time) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return errors.New("perf: Profile called after Close")
+	stacks, err := s.window("Profile")
+	if err != nil {
+		return err
 	}
-	s.drain()
-	stacks := s.stacks
-	s.stacks = make(map[stackKey]int64, len(stacks))
-	s.mu.Unlock()
-
 	b := newProfileBuilder(s.periodNs, from, until)
+	b.pidLabel = true
 	for k, n := range stacks {
 		b.add(k, n)
 	}
@@ -36,6 +30,20 @@ func (s *Sampler) Profile(w io.Writer, from, until time.Time) error {
 		return fmt.Errorf("perf: writing profile: %w", err)
 	}
 	return nil
+}
+
+// window reads the records so far and takes the samples counted since the
+// previous window. method names the caller, for the error after Close.
+func (s *Sampler) window(method string) (map[stackKey]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("perf: %s called after Close", method)
+	}
+	s.drain()
+	stacks := s.stacks
+	s.stacks = make(map[stackKey]int64, len(stacks))
+	return stacks, nil
 }
 
 // A profileBuilder interns locations, functions and mappings into one profile.
@@ -46,6 +54,8 @@ type profileBuilder struct {
 	functions map[functionKey]*profile.Function
 	mappings  map[*symbolize.Mapping]*profile.Mapping
 	refreshed map[*process]bool
+	samples   map[sampleKey]*profile.Sample
+	pidLabel  bool // label each sample with its process's pid
 	labels    map[int]map[string][]string
 }
 
@@ -55,6 +65,11 @@ type locationKey struct {
 }
 
 type functionKey struct{ name, file string }
+
+type sampleKey struct {
+	proc  *process
+	stack string
+}
 
 func newProfileBuilder(periodNs int64, from, until time.Time) *profileBuilder {
 	return &profileBuilder{
@@ -73,26 +88,43 @@ func newProfileBuilder(periodNs int64, from, until time.Time) *profileBuilder {
 		functions: make(map[functionKey]*profile.Function),
 		mappings:  make(map[*symbolize.Mapping]*profile.Mapping),
 		refreshed: make(map[*process]bool),
+		samples:   make(map[sampleKey]*profile.Sample),
 		labels:    make(map[int]map[string][]string),
 	}
 }
 
 func (b *profileBuilder) add(k stackKey, n int64) {
-	locs := make([]*profile.Location, 0, len(k.stack)/8)
-	for i := 0; i+8 <= len(k.stack); i += 8 {
-		addr := binary.NativeEndian.Uint64([]byte(k.stack[i : i+8]))
+	stack := k.stack
+	if k.top != 0 {
+		stack = addFramelessCaller(k.proc.sym, stack, k.top)
+	}
+	// Keys that differ in top alone often end up the same stack.
+	sk := sampleKey{k.proc, stack}
+	if smp := b.samples[sk]; smp != nil {
+		smp.Value[0] += n
+		smp.Value[1] += n * b.period
+		return
+	}
+	locs := make([]*profile.Location, 0, len(stack)/8)
+	for i := 0; i+8 <= len(stack); i += 8 {
+		addr := binary.NativeEndian.Uint64([]byte(stack[i : i+8]))
 		locs = append(locs, b.location(k.proc, addr, i > 0))
 	}
-	label := b.labels[k.proc.pid]
-	if label == nil {
-		label = map[string][]string{"pid": {strconv.Itoa(k.proc.pid)}}
-		b.labels[k.proc.pid] = label
+	var label map[string][]string
+	if b.pidLabel {
+		label = b.labels[k.proc.pid]
+		if label == nil {
+			label = map[string][]string{"pid": {strconv.Itoa(k.proc.pid)}}
+			b.labels[k.proc.pid] = label
+		}
 	}
-	b.p.Sample = append(b.p.Sample, &profile.Sample{
+	smp := &profile.Sample{
 		Location: locs,
 		Value:    []int64{n, n * b.period},
 		Label:    label,
-	})
+	}
+	b.samples[sk] = smp
+	b.p.Sample = append(b.p.Sample, smp)
 }
 
 // location interns the pprof location of addr in proc. Return addresses
@@ -161,4 +193,25 @@ func (b *profileBuilder) function(f symbolize.Frame) *profile.Function {
 	b.functions[key] = fn
 	b.p.Function = append(b.p.Function, fn)
 	return fn
+}
+
+// addFramelessCaller inserts the caller that the kernel's frame-pointer walk
+// skips when the sample hit a function that has not (yet) pushed a frame
+// pointer: Go's frameless leaf functions, C leaf functions (GCC omits their
+// frame pointer even with -fno-omit-frame-pointer), and any function's
+// first instruction. The frame pointer then still points at the caller's
+// frame, so the walk goes from the leaf to the caller's caller, and the
+// caller's return address is the word at the stack pointer (ret).
+func addFramelessCaller(maps *symbolize.Process, stack string, ret uint64) string {
+	leaf := binary.NativeEndian.Uint64([]byte(stack[:8]))
+	// Go's line table says exactly where the frame exists; elsewhere the
+	// word is trusted only if the instruction before it calls the leaf's
+	// function directly.
+	if !maps.ReturnAddressAtSP(leaf) && !maps.CallsInto(ret, leaf) {
+		return stack
+	}
+	out := make([]byte, 0, len(stack)+8)
+	out = append(out, stack[:8]...)
+	out = binary.NativeEndian.AppendUint64(out, ret)
+	return string(append(out, stack[8:]...))
 }

@@ -23,6 +23,7 @@ func (s *Sampler) readLoop() {
 	defer close(s.loopDone)
 	fds := append([]unix.PollFd{{Fd: int32(s.wakeFd), Events: unix.POLLIN}}, s.pollFds...)
 	lastCheck := time.Now()
+	var lostChecked uint64
 	for {
 		_, err := unix.Poll(fds, int(livenessInterval/time.Millisecond))
 		if err != nil && err != unix.EINTR {
@@ -45,9 +46,14 @@ func (s *Sampler) readLoop() {
 		s.drain()
 		if time.Since(lastCheck) >= livenessInterval {
 			lastCheck = time.Now()
-			for pid := range s.threads {
-				if exited(pid) {
-					s.exitProcess(pid)
+			// System-wide, the processes followed are many and their exit
+			// records are the rule: look at /proc only when some were lost.
+			if !s.cfg.system || s.stats.Lost != lostChecked {
+				lostChecked = s.stats.Lost
+				for pid := range s.threads {
+					if exited(pid) {
+						s.exitProcess(pid)
+					}
 				}
 			}
 			s.closeDoneIfEmpty()
@@ -59,7 +65,7 @@ func (s *Sampler) readLoop() {
 // drain reads every ring. s.mu must be held.
 func (s *Sampler) drain() {
 	s.readRings()
-	if len(s.threads) == 0 {
+	if len(s.threads) == 0 && !s.cfg.system {
 		// A parent's exit may be read in one round and its fork of a
 		// child, written to another CPU's ring a moment before the round
 		// began there, only in the next. A second round sees it.
@@ -94,7 +100,8 @@ func (s *Sampler) readRings() {
 	}
 }
 
-// Record layouts with sample_type TID|TIME|CALLCHAIN and sample_id_all.
+// Record layouts with sample_type TID|TIME|CALLCHAIN|STACK_USER (and CGROUP
+// for AttachSystem) and sample_id_all.
 func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 	u32 := func(off int) int {
 		if off+4 > len(b) {
@@ -104,27 +111,7 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 	}
 	switch typ {
 	case unix.PERF_RECORD_SAMPLE:
-		// u32 pid, tid; u64 time; u64 nr; u64 ips[nr];
-		// u64 size; char stack[size]; u64 dyn_size (when size > 0)
-		if len(b) < 24 {
-			return
-		}
-		pid := u32(0)
-		nr := binary.NativeEndian.Uint64(b[16:])
-		if nr > uint64(len(b)-24)/8 {
-			return
-		}
-		end := 24 + 8*int(nr)
-		var top []byte
-		if rest := b[end:]; len(rest) >= 8 {
-			size := binary.NativeEndian.Uint64(rest)
-			if size >= 8 && uint64(len(rest)) >= 16+size {
-				if dyn := binary.NativeEndian.Uint64(rest[8+size:]); dyn >= 8 {
-					top = rest[8:16]
-				}
-			}
-		}
-		s.sample(pid, b[24:end], top)
+		s.parseSample(b)
 	case unix.PERF_RECORD_LOST:
 		// u64 id; u64 lost
 		if len(b) >= 16 {
@@ -137,10 +124,19 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 			if tids := s.threads[pid]; tids != nil {
 				tids[tid] = true
 			}
-		} else if s.opts.Children && s.threads[ppid] != nil {
+		} else {
+			if s.cfg.system && s.threads[ppid] == nil {
+				// A process not sampled yet that forks is not idle:
+				// follow it now, so that the child's samples before it
+				// execs have the parent's image and name.
+				s.image(ppid)
+			}
+			if !(s.opts.Children || s.cfg.system) || s.threads[ppid] == nil {
+				return
+			}
 			s.threads[pid] = map[int]bool{tid: true}
 			if parent := s.procs[ppid]; parent != nil {
-				s.procs[pid] = &process{pid: pid, sym: parent.sym.Fork(pid)}
+				s.procs[pid] = newProcess(pid, parent.sym.Fork(pid), parent.name())
 			} else {
 				delete(s.procs, pid) // a pid reused; read on its first sample
 			}
@@ -154,25 +150,89 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 			}
 		}
 	case unix.PERF_RECORD_COMM:
-		if pid := u32(0); misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0 && s.threads[pid] != nil {
+		// u32 pid, tid; char comm[]; sample_id
+		pid, tid := u32(0), u32(4)
+		comm := recordString(b, 8)
+		switch {
+		case misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0 && (s.threads[pid] != nil || s.cfg.system):
 			// A new program image, whose mappings the records after this
 			// one announce. Samples taken before keep the old image.
-			if old := s.procs[pid]; old != nil {
-				s.procs[pid] = &process{pid: pid, sym: old.sym.Exec()}
-			} else {
-				s.procs[pid] = &process{pid: pid, sym: s.sym.NewProcess(pid)}
+			// Exec leaves one thread, which has the process's ID.
+			if s.threads[pid] == nil {
+				s.threads[pid] = map[int]bool{pid: true}
 			}
+			if old := s.procs[pid]; old != nil {
+				s.procs[pid] = newProcess(pid, old.sym.Exec(), comm)
+			} else {
+				s.procs[pid] = newProcess(pid, s.sym.NewProcess(pid), comm)
+			}
+		case tid == pid && s.procs[pid] != nil:
+			s.procs[pid].comm.Store(&comm) // prctl(PR_SET_NAME) on the main thread
 		}
 	case unix.PERF_RECORD_MMAP2:
 		s.mmap(misc, b)
 	}
 }
 
+// parseSample decodes a PERF_RECORD_SAMPLE body:
+//
+//	u32 pid, tid; u64 time; u64 nr; u64 ips[nr];
+//	u64 size; char stack[size]; u64 dyn_size (when size > 0);
+//	u64 cgroup (AttachSystem)
+func (s *Sampler) parseSample(b []byte) {
+	if len(b) < 24 {
+		return
+	}
+	pid := int(binary.NativeEndian.Uint32(b))
+	nr := binary.NativeEndian.Uint64(b[16:])
+	if nr > uint64(len(b)-24)/8 {
+		return
+	}
+	end := 24 + 8*int(nr)
+	var top []byte
+	rest := b[end:]
+	if len(rest) >= 8 {
+		size := binary.NativeEndian.Uint64(rest)
+		rest = rest[8:]
+		if size > 0 {
+			if size > uint64(len(rest)) || uint64(len(rest))-size < 8 {
+				return // truncated
+			}
+			if dyn := binary.NativeEndian.Uint64(rest[size:]); size >= 8 && dyn >= 8 {
+				top = rest[:8]
+			}
+			rest = rest[size+8:]
+		}
+	}
+	var cgroup uint64
+	if s.cfg.system {
+		if len(rest) < 8 {
+			return
+		}
+		cgroup = binary.NativeEndian.Uint64(rest)
+	}
+	s.sample(pid, cgroup, b[24:end], top)
+}
+
+// recordString is the NUL-terminated string at off in a record body that
+// ends with the sample_id trailer (pid, tid, time).
+func recordString(b []byte, off int) string {
+	const trailer = 16
+	if len(b) < off+trailer {
+		return ""
+	}
+	name := b[off : len(b)-trailer]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	return string(name)
+}
+
 // sample counts one stack. ips holds u64 addresses, with context markers
 // (PERF_CONTEXT_USER...) interleaved; top is the word at the user stack
 // pointer, or nil.
-func (s *Sampler) sample(pid int, ips []byte, top []byte) {
-	if s.threads[pid] == nil && !(pid == s.opts.PID || s.opts.Children) {
+func (s *Sampler) sample(pid int, cgroup uint64, ips []byte, top []byte) {
+	if s.threads[pid] == nil && !(pid == s.opts.PID || s.opts.Children || s.cfg.system) {
 		return // a forked child under a kernel without inherit_thread
 	}
 	s.stats.Samples++
@@ -183,11 +243,18 @@ func (s *Sampler) sample(pid int, ips []byte, top []byte) {
 		}
 		stack = append(stack, ips[i:i+8]...)
 	}
-	p := s.image(pid)
-	if top != nil && len(stack) >= 8 && runtime.GOARCH == "amd64" {
-		stack = s.addFramelessCaller(p.sym, stack, top)
+	k := stackKey{proc: s.image(pid), cgroup: cgroup}
+	// Whether top is the caller the walk skipped is decided when the
+	// profile is written, outside the lock: it can take reading the
+	// binary, and a reader busy parsing a compiler's symbols would let the
+	// rings of a busy machine overflow. Where top is the caller the walk
+	// found, there is nothing to decide.
+	if len(top) == 8 && len(stack) >= 8 && runtime.GOARCH == "amd64" &&
+		(len(stack) < 16 || !bytes.Equal(stack[8:16], top)) {
+		k.top = binary.NativeEndian.Uint64(top)
 	}
-	s.stacks[stackKey{proc: p, stack: unsafe.String(unsafe.SliceData(stack), len(stack))}]++
+	k.stack = unsafe.String(unsafe.SliceData(stack), len(stack))
+	s.stacks[k]++
 }
 
 // perfContextMax is the lowest of the markers (PERF_CONTEXT_*) that separate
@@ -219,24 +286,35 @@ func (s *Sampler) mmap(misc uint16, b []byte) {
 	} else {
 		m.Inode = u64(40)
 	}
-	name := b[nameOff : len(b)-trailer]
-	if i := bytes.IndexByte(name, 0); i >= 0 {
-		name = name[:i]
-	}
-	m.Path = string(name)
+	m.Path = recordString(b, nameOff)
 	s.stats.Mappings++
 	s.image(pid).sym.Map(m)
 }
 
 // image returns the current image of pid, reading /proc/PID/maps when no
-// record said what it is (the target at attach, or after lost records).
-// s.mu must be held.
+// record said what it is (the target at attach, a process that existed
+// before AttachSystem, or after lost records). s.mu must be held.
 func (s *Sampler) image(pid int) *process {
 	p := s.procs[pid]
-	if p == nil {
-		p = s.snapshot(pid)
-		s.procs[pid] = p
+	if p != nil {
+		return p
 	}
+	p = s.snapshot(pid)
+	if s.threads[pid] == nil && s.cfg.system {
+		// Its first sample: from now on its records are followed. A
+		// thread that ends before this scan is not listed, one that
+		// starts after it comes as a record.
+		tids, _ := listThreads(pid)
+		if len(tids) == 0 {
+			return p // gone already: nothing would free the image
+		}
+		live := make(map[int]bool, len(tids))
+		for _, tid := range tids {
+			live[tid] = true
+		}
+		s.threads[pid] = live
+	}
+	s.procs[pid] = p
 	return p
 }
 
@@ -250,36 +328,11 @@ func (s *Sampler) exitProcess(pid int) {
 
 // closeDoneIfEmpty closes Done when no process is left. s.mu must be held.
 func (s *Sampler) closeDoneIfEmpty() {
-	if len(s.threads) == 0 {
+	if len(s.threads) == 0 && !s.cfg.system {
 		select {
 		case <-s.done:
 		default:
 			close(s.done)
 		}
 	}
-}
-
-// addFramelessCaller inserts the caller that the kernel's frame-pointer walk
-// skips when the sample hit a function that has not (yet) pushed a frame
-// pointer: Go's frameless leaf functions, C leaf functions (GCC omits their
-// frame pointer even with -fno-omit-frame-pointer), and any function's
-// first instruction. The frame pointer then still points at the caller's
-// frame, so the walk goes from the leaf to the caller's caller, and the
-// caller's return address is the word at the stack pointer (top).
-func (s *Sampler) addFramelessCaller(maps *symbolize.Process, stack, top []byte) []byte {
-	leaf := binary.NativeEndian.Uint64(stack)
-	ret := binary.NativeEndian.Uint64(top)
-	if len(stack) >= 16 && binary.NativeEndian.Uint64(stack[8:]) == ret {
-		return stack
-	}
-	// Go's line table says exactly where the frame exists; elsewhere the
-	// word is trusted only if the instruction before it calls the leaf's
-	// function directly.
-	if !maps.ReturnAddressAtSP(leaf) && !maps.CallsInto(ret, leaf) {
-		return stack
-	}
-	out := make([]byte, 0, len(stack)+8)
-	out = append(out, stack[:8]...)
-	out = append(out, top...)
-	return append(out, stack[8:]...)
 }

@@ -111,9 +111,18 @@ func (d *Destination) Describe(extra map[string]string) string {
 // with extra tags added (validate them first with config.ValidateTags). It
 // never blocks.
 func (d *Destination) Push(extra map[string]string, ws ...window.Window) {
+	d.PushAs(d.s.App, extra, ws...)
+}
+
+// PushAs is Push under application name app instead of the destination's
+// own: the name becomes the series' service_name (Parca, push), the name
+// before its tags (ingest) and the directory (dir sink). It is for the node
+// agent, whose windows belong to many services, each named by its target;
+// app must be a valid application name, without tags.
+func (d *Destination) PushAs(app string, extra map[string]string, ws ...window.Window) {
 	tags := d.s.WithTags(extra)
 	for i := range ws {
-		ws[i].App, ws[i].Tags = d.s.App, tags
+		ws[i].App, ws[i].Tags = app, tags
 		if labelled(ws[i].Name) {
 			ws[i].Data = storableLabelKeys(ws[i].Data)
 		}

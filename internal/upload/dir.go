@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,10 @@ type dirLabels struct {
 
 // Send writes each window, in order, to
 // <dir>/<app>/<profile>_<from>_<until>.pb.gz (times in UTC, to the
-// millisecond) and its labels to the same name ending in .json.
+// millisecond) and its labels to the same name ending in .json. A window
+// with tags gets _<series> before the extension, eight hex digits of a hash
+// of its series name, so that series of one application cut at the same
+// time (the agent's processes of one unit) never overwrite each other.
 func (d *Dir) Send(ctx context.Context, batch []window.Window) (int, error) {
 	for i := range batch {
 		if err := ctx.Err(); err != nil {
@@ -69,10 +73,16 @@ func (d *Dir) write(w *window.Window) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return &Error{Op: "write file", Retryable: true, Err: err}
 	}
+	series := SeriesName(w.App, w.Tags)
 	base := filepath.Join(dir, fmt.Sprintf("%s_%s_%s", w.Name,
 		w.From.UTC().Format(fileTime), w.Until.UTC().Format(fileTime)))
+	if len(w.Tags) > 0 {
+		h := fnv.New32a()
+		h.Write([]byte(series))
+		base += fmt.Sprintf("_%08x", h.Sum32())
+	}
 	labels, err := json.MarshalIndent(dirLabels{
-		Series: SeriesName(w.App, w.Tags), App: w.App, Profile: w.Name, Tags: w.Tags,
+		Series: series, App: w.App, Profile: w.Name, Tags: w.Tags,
 		From: w.From.UTC(), Until: w.Until.UTC(), SampleRate: w.SampleRate,
 	}, "", "  ")
 	if err != nil {

@@ -10,6 +10,9 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/klauspost/compress v1.20.3 // indirect
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
 
 replace github.com/pyroscope-sdk/pyroscope-go => ../

@@ -109,6 +109,7 @@ type Sampler struct {
 	threads map[int]map[int]bool // live threads by pid
 	done    chan struct{}        // closed when threads becomes empty
 	pollFds []unix.PollFd        // reader goroutine only
+	windows uint64               // windows written so far
 
 	loopDone chan struct{}
 }
@@ -120,10 +121,13 @@ type process struct {
 	pid  int
 	sym  *symbolize.Process
 	comm atomic.Pointer[string] // the main thread's name; set by the reader, read by ProfileGroups
+	seen uint64                 // the window it was last sampled in (or made in); s.mu
 }
 
-func newProcess(pid int, sym *symbolize.Process, comm string) *process {
-	p := &process{pid: pid, sym: sym}
+// newProcess returns an image of pid made in the current window. s.mu must
+// be held.
+func (s *Sampler) newProcess(pid int, sym *symbolize.Process, comm string) *process {
+	p := &process{pid: pid, sym: sym, seen: s.windows}
 	p.comm.Store(&comm)
 	return p
 }
@@ -286,7 +290,7 @@ func (s *Sampler) snapshot(pid int) *process {
 	if err != nil {
 		sym = s.sym.NewProcess(pid)
 	}
-	return newProcess(pid, sym, readComm(pid))
+	return s.newProcess(pid, sym, readComm(pid))
 }
 
 // readComm reads the command name of pid, or "" when it is gone.

@@ -16,7 +16,9 @@ type SystemOptions struct {
 // AttachSystem samples every task on every online CPU (CPUs brought online
 // later are not sampled). Each sample carries its task's cgroup ID in the
 // hierarchy the perf_event controller is bound to: the cgroup v2 one, unless
-// /proc/cgroups binds perf_event to a v1 hierarchy.
+// /proc/cgroups binds perf_event to a v1 hierarchy. PIDs are those of the
+// caller's PID namespace, so an agent in a container needs the host's
+// (hostPID).
 //
 // It needs CAP_PERFMON (or CAP_SYS_ADMIN), or kernel.perf_event_paranoid
 // <= 0; without them the error says so and wraps os.ErrPermission.

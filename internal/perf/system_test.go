@@ -379,8 +379,9 @@ func TestSystemForgetsIdleProcesses(t *testing.T) {
 	if err := w.cmd.Process.Signal(unix.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// The samples taken before the stop took effect are read in this
-	// window; then forgetIdle windows pass without any.
+	waitState(t, pid, 'T')
+	// The samples taken before it stopped are read in this window; then
+	// forgetIdle windows pass without any.
 	for i := 0; i <= forgetIdle; i++ {
 		if _, err := s.ProfileGroups(time.Now(), time.Now(), g.group); err != nil {
 			t.Fatal(err)
@@ -395,6 +396,27 @@ func TestSystemForgetsIdleProcesses(t *testing.T) {
 	if got := windows(t, s, g, enough); !enough(got) {
 		pct, _ := share(got["stopped"], "heavy_work", "main")
 		t.Errorf("after SIGCONT: %d samples, %.1f%% heavy_work; want 50, mostly heavy_work", total(got["stopped"]), pct)
+	}
+}
+
+// waitState waits until /proc says pid is in state (R, S, T...), or fails
+// the test after 30 s.
+func waitState(t *testing.T, pid int, state byte) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not in state %c after 30 s: %s", pid, state, b)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -235,6 +235,9 @@ func (s *Sampler) sample(pid int, cgroup uint64, ips []byte, top []byte) {
 	if s.threads[pid] == nil && !(pid == s.opts.PID || s.opts.Children || s.cfg.system) {
 		return // a forked child under a kernel without inherit_thread
 	}
+	if pid <= 0 {
+		return // a task outside our PID namespace: AttachSystem refuses that
+	}
 	s.stats.Samples++
 	stack := make([]byte, 0, len(ips))
 	for i := 0; i+8 <= len(ips); i += 8 {

@@ -3,6 +3,7 @@ package perf
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ func AttachSystem(opts SystemOptions) (*Sampler, error) {
 	if opts.Frequency < 0 || opts.Frequency > 10000 {
 		return nil, fmt.Errorf("perf: SystemOptions.Frequency must be between 1 and 10000 Hz, got %d", opts.Frequency)
 	}
+	if err := hostPIDNamespace(); err != nil {
+		return nil, err
+	}
 	cpus, err := onlineCPUs()
 	if err != nil {
 		return nil, err
@@ -54,6 +58,24 @@ func AttachSystem(opts SystemOptions) (*Sampler, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// hostPIDNamespace fails when this process runs in a PID namespace below
+// another one (a container without the host's PIDs): perf would report the
+// tasks outside it as pid 0, and /proc would not show them.
+func hostPIDNamespace() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fmt.Errorf("perf: reading /proc/self/status: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if pids, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			if f := strings.Fields(pids); len(f) > 1 {
+				return fmt.Errorf("perf: sampling every CPU needs the host's PID namespace, and this process is pid %s in a nested one (pid %s outside): run it with the host's PIDs (hostPID: true in a pod, --pid=host for docker)", f[len(f)-1], f[0])
+			}
+		}
+	}
+	return nil // kernels before 4.1 have no NSpid line
 }
 
 // A Task is what a sample was taken in.

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -426,5 +428,35 @@ func TestAttachSystemErrors(t *testing.T) {
 		if _, err := AttachSystem(SystemOptions{Frequency: f}); err == nil || !strings.Contains(err.Error(), "SystemOptions.Frequency") {
 			t.Errorf("AttachSystem(Frequency %d) = %v, want an error naming SystemOptions.Frequency", f, err)
 		}
+	}
+}
+
+// TestAttachSystemInNestedPIDNamespace runs AttachSystem in a child of this
+// test in a PID namespace of its own, as in a container without the host's
+// PIDs: it must refuse, saying what to change.
+func TestAttachSystemInNestedPIDNamespace(t *testing.T) {
+	if os.Getenv("PERF_TEST_NESTED_PID") != "" {
+		_, err := AttachSystem(SystemOptions{})
+		fmt.Printf("AttachSystem error: %v\n", err)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a PID namespace")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestAttachSystemInNestedPIDNamespace$", "-test.v")
+	cmd.Env = append(os.Environ(), "PERF_TEST_NESTED_PID=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	out, err := cmd.CombinedOutput()
+	t.Logf("child in a new PID namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	if !strings.Contains(string(out), "AttachSystem error: perf: sampling every CPU needs the host's PID namespace, and this process is pid 1 in a nested one") ||
+		!strings.Contains(string(out), "hostPID: true") {
+		t.Errorf("AttachSystem in a nested PID namespace did not refuse naming the namespace and hostPID")
 	}
 }

@@ -51,6 +51,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,22 +122,34 @@ type Sampler struct {
 // reader goroutine adds mappings to sym while Profile looks addresses up in
 // it; symbolize.Process is safe for that.
 type process struct {
-	pid  int
-	sym  *symbolize.Process
-	comm atomic.Pointer[string] // the main thread's name; set by the reader, read by ProfileGroups
-	seen uint64                 // the window it was last sampled in (or made in); s.mu
+	pid int
+	sym *symbolize.Process
+	// comm is the main thread's name and exe the executable's path, nil
+	// until an exec's first mapping names it. The reader sets them while
+	// ProfileGroups reads them.
+	comm, exe atomic.Pointer[string]
+	seen      uint64 // the window it was last sampled in (or made in); s.mu
 }
 
 // newProcess returns an image of pid made in the current window. s.mu must
 // be held.
-func (s *Sampler) newProcess(pid int, sym *symbolize.Process, comm string) *process {
+func (s *Sampler) newProcess(pid int, sym *symbolize.Process, comm string, exe *string) *process {
 	p := &process{pid: pid, sym: sym, seen: s.windows}
 	p.comm.Store(&comm)
+	p.exe.Store(exe)
 	return p
 }
 
 // name is the process's command name.
 func (p *process) name() string { return *p.comm.Load() }
+
+// exePath is the path of the process's executable, or "".
+func (p *process) exePath() string {
+	if exe := p.exe.Load(); exe != nil {
+		return *exe
+	}
+	return ""
+}
 
 type stackKey struct {
 	proc   *process
@@ -293,7 +306,9 @@ func (s *Sampler) snapshot(pid int) *process {
 	if err != nil {
 		sym = s.sym.NewProcess(pid)
 	}
-	return s.newProcess(pid, sym, readComm(pid))
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	return s.newProcess(pid, sym, readComm(pid), &exe)
 }
 
 // readComm reads the command name of pid, or "" when it is gone.

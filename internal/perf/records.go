@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"runtime"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -136,7 +137,7 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 			}
 			s.threads[pid] = map[int]bool{tid: true}
 			if parent := s.procs[ppid]; parent != nil {
-				s.procs[pid] = s.newProcess(pid, parent.sym.Fork(pid), parent.name())
+				s.procs[pid] = s.newProcess(pid, parent.sym.Fork(pid), parent.name(), parent.exe.Load())
 			} else {
 				delete(s.procs, pid) // a pid reused; read on its first sample
 			}
@@ -162,9 +163,9 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 				s.threads[pid] = map[int]bool{pid: true}
 			}
 			if old := s.procs[pid]; old != nil {
-				s.procs[pid] = s.newProcess(pid, old.sym.Exec(), comm)
+				s.procs[pid] = s.newProcess(pid, old.sym.Exec(), comm, nil)
 			} else {
-				s.procs[pid] = s.newProcess(pid, s.sym.NewProcess(pid), comm)
+				s.procs[pid] = s.newProcess(pid, s.sym.NewProcess(pid), comm, nil)
 			}
 		case tid == pid && s.procs[pid] != nil:
 			s.procs[pid].comm.Store(&comm) // prctl(PR_SET_NAME) on the main thread
@@ -292,7 +293,12 @@ func (s *Sampler) mmap(misc uint16, b []byte) {
 	}
 	m.Path = recordString(b, nameOff)
 	s.stats.Mappings++
-	s.image(pid).sym.Map(m)
+	p := s.image(pid)
+	p.sym.Map(m)
+	if p.exe.Load() == nil && strings.HasPrefix(m.Path, "/") {
+		// An exec maps the executable before its interpreter.
+		p.exe.Store(&m.Path)
+	}
 }
 
 // image returns the current image of pid, reading /proc/PID/maps when no

@@ -80,8 +80,15 @@ func hostPIDNamespace() error {
 
 // A Task is what a sample was taken in.
 type Task struct {
-	PID    int
-	Comm   string // the process's command name (PERF_RECORD_COMM / /proc/PID/comm)
+	PID  int
+	Comm string // the process's command name (PERF_RECORD_COMM / /proc/PID/comm)
+	// Exe is the path of the process's executable: as the process sees it
+	// when it came from the exec's first mapping, as this process sees it
+	// from /proc/PID/exe for a process older than the Sampler (a
+	// container's files then lie under its root's mount point). Its base
+	// name is the executable's name, not cut to 15 bytes like Comm. "" for
+	// kernel threads and where it cannot be read.
+	Exe    string
 	Cgroup uint64 // cgroup v2 ID from PERF_SAMPLE_CGROUP (a discover.Cgroups ID); 0 from Attach
 }
 
@@ -119,7 +126,7 @@ func (s *Sampler) ProfileGroups(from, until time.Time, group func(Task) (key str
 		a, seen := answers[t]
 		if !seen {
 			var key string
-			key, a.ok = group(Task{PID: k.proc.pid, Comm: k.proc.name(), Cgroup: k.cgroup})
+			key, a.ok = group(Task{PID: k.proc.pid, Comm: k.proc.name(), Exe: k.proc.exePath(), Cgroup: k.cgroup})
 			if a.ok {
 				a.b = builders[key]
 				if a.b == nil {

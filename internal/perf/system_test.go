@@ -257,7 +257,7 @@ func TestSystemGroupsByCgroup(t *testing.T) {
 		id   uint64
 	}{{goProg, "gosplit", idA}, {cProg, "csplit", idB}} {
 		tasks := g.tasks[w.prog.cmd.Process.Pid]
-		if want := (Task{PID: w.prog.cmd.Process.Pid, Comm: w.comm, Cgroup: w.id}); len(tasks) != 1 || tasks[0] != want {
+		if want := (Task{PID: w.prog.cmd.Process.Pid, Comm: w.comm, Exe: w.prog.cmd.Path, Cgroup: w.id}); len(tasks) != 1 || tasks[0] != want {
 			t.Errorf("group function saw %+v, want %+v alone", tasks, want)
 		}
 	}
@@ -303,7 +303,7 @@ func TestSystemShortProcessAfterAttach(t *testing.T) {
 	}
 	// Before its exec, the child is a copy of this test's process, with
 	// its name.
-	if want := (Task{PID: pid, Comm: "cbrief", Cgroup: id}); !slices.Contains(g.tasks[pid], want) {
+	if want := (Task{PID: pid, Comm: "cbrief", Exe: bin, Cgroup: id}); !slices.Contains(g.tasks[pid], want) {
 		t.Errorf("group function saw %+v, want %+v among them", g.tasks[pid], want)
 	}
 	var exe bool

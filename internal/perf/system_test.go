@@ -261,13 +261,29 @@ func TestSystemGroupsByCgroup(t *testing.T) {
 			t.Errorf("group function saw %+v, want %+v alone", tasks, want)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, pid := range idle {
-		if s.procs[pid] != nil || s.threads[pid] != nil {
+		if followed(s, pid) {
 			t.Errorf("idle process %d has state in the sampler; want none for a process that never ran", pid)
 		}
 	}
+
+	// The Go program's threads were listed from /proc on its first
+	// sample: their exits free it.
+	goProg.cmd.Process.Kill()
+	goProg.cmd.Wait()
+	if _, err := s.ProfileGroups(time.Now(), time.Now(), g.group); err != nil {
+		t.Fatal(err)
+	}
+	if followed(s, goProg.cmd.Process.Pid) {
+		t.Errorf("the Go program %d exited and still has state in the sampler", goProg.cmd.Process.Pid)
+	}
+}
+
+// followed reports whether s keeps anything of pid.
+func followed(s *Sampler, pid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.procs[pid] != nil || s.threads[pid] != nil
 }
 
 func keys(m map[string]*profile.Profile) []string {
@@ -315,9 +331,7 @@ func TestSystemShortProcessAfterAttach(t *testing.T) {
 	}
 	// It exited: nothing of it is kept once its window is written.
 	s.ProfileGroups(time.Now(), time.Now(), g.group)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.procs[pid] != nil || s.threads[pid] != nil {
+	if followed(s, pid) {
 		t.Errorf("the exited process %d still has state in the sampler", pid)
 	}
 }
@@ -365,11 +379,7 @@ func TestSystemForgetsIdleProcesses(t *testing.T) {
 	w := startIn(t, dir, buildC(t, "testdata/csplit/main.c"))
 	pid := w.cmd.Process.Pid
 	s := attachSystem(t, SystemOptions{Frequency: 250})
-	known := func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.procs[pid] != nil || s.threads[pid] != nil
-	}
+	known := func() bool { return followed(s, pid) }
 	g := newByCgroup(map[uint64]string{id: "stopped"})
 	enough := func(m map[string]*profile.Profile) bool {
 		pct, _ := share(m["stopped"], "heavy_work", "main")

@@ -1,8 +1,9 @@
-// Package perf samples the CPU use of any Linux process tree with perf
-// events (software cpu-clock, so it works in VMs without a hardware PMU) and
-// the kernel's frame-pointer unwinding of user stacks, and writes each window
-// as a pprof CPU profile symbolized through internal/symbolize. It needs no
-// cgo, eBPF or external tools, only the rights perf_event_open grants.
+// Package perf samples the CPU use of any Linux process tree, or of the
+// whole machine, with perf events (software cpu-clock, so it works in VMs
+// without a hardware PMU) and the kernel's frame-pointer unwinding of user
+// stacks, and writes each window as a pprof CPU profile symbolized through
+// internal/symbolize. It needs no cgo, eBPF or external tools, only the
+// rights perf_event_open grants.
 //
 // Threads are followed with inherited events: Attach opens one event per
 // existing thread and CPU, and the kernel copies them into every thread (and
@@ -25,20 +26,22 @@
 // what the caller makes of each task, such as the systemd unit or
 // container its cgroup belongs to. The fork, exec, comm and mmap records of
 // every task come with it, so a process started after attach is known, maps
-// and name, from its first instruction, however short it lives. A process
-// that existed before is looked at only when its first sample arrives: its
-// /proc/PID/maps, comm and threads are read then, and a process that never
-// runs costs nothing at all.
+// and name, from its exec, however short it lives. A process that existed
+// before is looked at only when its first sample arrives (or when it
+// forks): its /proc/PID/maps, comm and threads are read then. A process
+// that never runs costs nothing, and one that stops running is forgotten
+// after a few windows.
 //
-// The alternatives grow with what is idle. Events per cgroup
-// (PERF_FLAG_PID_CGROUP) need one event and ring buffer per target and CPU,
-// opened as each unit or container appears (found by watching the cgroup
-// tree, which misses a process's first moments), and cannot see a process
-// that leaves its cgroup; events per process need attaching to each
-// process and thread as it starts, which only polling of /proc can do for
-// processes outside an inherited tree, and descriptors for every idle
-// one. One event per CPU costs the same for ten processes as for ten
-// thousand, and the kernel's records name every process as it starts.
+// The alternatives cost more as targets or idle processes grow. Events
+// per cgroup (PERF_FLAG_PID_CGROUP) need an event per target and CPU,
+// opened only once the agent has noticed the new cgroup, so a unit's or
+// container's first moments are missed, and its processes' maps still have
+// to come from somewhere: events per CPU for the records. Events per
+// process must be attached to each process and thread (inheritance
+// covers only the tree below an attached one, so every other new process
+// is found by polling /proc, late or never) and hold descriptors for every
+// idle one. One event per CPU costs the same for ten processes as for ten
+// thousand, and its records name every process as it starts.
 package perf
 
 import (
@@ -48,6 +51,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +113,7 @@ type Sampler struct {
 	threads map[int]map[int]bool // live threads by pid
 	done    chan struct{}        // closed when threads becomes empty
 	pollFds []unix.PollFd        // reader goroutine only
+	windows uint64               // windows written so far
 
 	loopDone chan struct{}
 }
@@ -117,19 +122,34 @@ type Sampler struct {
 // reader goroutine adds mappings to sym while Profile looks addresses up in
 // it; symbolize.Process is safe for that.
 type process struct {
-	pid  int
-	sym  *symbolize.Process
-	comm atomic.Pointer[string] // the main thread's name; set by the reader, read by ProfileGroups
+	pid int
+	sym *symbolize.Process
+	// comm is the main thread's name and exe the executable's path, nil
+	// until an exec's first mapping names it. The reader sets them while
+	// ProfileGroups reads them.
+	comm, exe atomic.Pointer[string]
+	seen      uint64 // the window it was last sampled in (or made in); s.mu
 }
 
-func newProcess(pid int, sym *symbolize.Process, comm string) *process {
-	p := &process{pid: pid, sym: sym}
+// newProcess returns an image of pid made in the current window. s.mu must
+// be held.
+func (s *Sampler) newProcess(pid int, sym *symbolize.Process, comm string, exe *string) *process {
+	p := &process{pid: pid, sym: sym, seen: s.windows}
 	p.comm.Store(&comm)
+	p.exe.Store(exe)
 	return p
 }
 
 // name is the process's command name.
 func (p *process) name() string { return *p.comm.Load() }
+
+// exePath is the path of the process's executable, or "".
+func (p *process) exePath() string {
+	if exe := p.exe.Load(); exe != nil {
+		return *exe
+	}
+	return ""
+}
 
 type stackKey struct {
 	proc   *process
@@ -286,7 +306,9 @@ func (s *Sampler) snapshot(pid int) *process {
 	if err != nil {
 		sym = s.sym.NewProcess(pid)
 	}
-	return newProcess(pid, sym, readComm(pid))
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	return s.newProcess(pid, sym, readComm(pid), &exe)
 }
 
 // readComm reads the command name of pid, or "" when it is gone.

@@ -375,6 +375,9 @@ func TestAttachWithoutRights(t *testing.T) {
 	if !strings.Contains(string(out), "perf_event_paranoid") || !strings.Contains(string(out), "CAP_PERFMON") {
 		t.Errorf("the error shown to an unprivileged user does not name perf_event_paranoid and CAP_PERFMON")
 	}
+	if readParanoid() > 0 && !strings.Contains(string(out), "AttachSystem error: perf: not allowed to sample every CPU") {
+		t.Errorf("the helper did not show AttachSystem's error")
+	}
 }
 
 // TestUnprivilegedHelper runs only as the child of TestAttachWithoutRights.
@@ -393,4 +396,18 @@ func TestUnprivilegedHelper(t *testing.T) {
 		t.Errorf("error %v does not wrap os.ErrPermission", err)
 	}
 	t.Logf("error: %v", err)
+
+	if readParanoid() <= 0 {
+		t.Logf("kernel.perf_event_paranoid=%d lets anyone sample every CPU", readParanoid())
+		return
+	}
+	s, err := AttachSystem(SystemOptions{})
+	if err == nil {
+		s.Close()
+		t.Fatalf("AttachSystem succeeded as uid %d with kernel.perf_event_paranoid=%d", os.Getuid(), readParanoid())
+	}
+	if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "every CPU") || !strings.Contains(err.Error(), "CAP_PERFMON") {
+		t.Errorf("AttachSystem error %v: want one naming every CPU and CAP_PERFMON, wrapping os.ErrPermission", err)
+	}
+	t.Logf("AttachSystem error: %v", err)
 }

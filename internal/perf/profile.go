@@ -43,6 +43,10 @@ func (s *Sampler) window(method string) (map[stackKey]int64, error) {
 	s.drain()
 	stacks := s.stacks
 	s.stacks = make(map[stackKey]int64, len(stacks))
+	s.windows++
+	if s.cfg.system {
+		s.forgetIdleProcesses()
+	}
 	return stacks, nil
 }
 

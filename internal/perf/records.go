@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"runtime"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -136,7 +137,7 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 			}
 			s.threads[pid] = map[int]bool{tid: true}
 			if parent := s.procs[ppid]; parent != nil {
-				s.procs[pid] = newProcess(pid, parent.sym.Fork(pid), parent.name())
+				s.procs[pid] = s.newProcess(pid, parent.sym.Fork(pid), parent.name(), parent.exe.Load())
 			} else {
 				delete(s.procs, pid) // a pid reused; read on its first sample
 			}
@@ -162,9 +163,9 @@ func (s *Sampler) record(typ uint32, misc uint16, b []byte) {
 				s.threads[pid] = map[int]bool{pid: true}
 			}
 			if old := s.procs[pid]; old != nil {
-				s.procs[pid] = newProcess(pid, old.sym.Exec(), comm)
+				s.procs[pid] = s.newProcess(pid, old.sym.Exec(), comm, nil)
 			} else {
-				s.procs[pid] = newProcess(pid, s.sym.NewProcess(pid), comm)
+				s.procs[pid] = s.newProcess(pid, s.sym.NewProcess(pid), comm, nil)
 			}
 		case tid == pid && s.procs[pid] != nil:
 			s.procs[pid].comm.Store(&comm) // prctl(PR_SET_NAME) on the main thread
@@ -235,6 +236,9 @@ func (s *Sampler) sample(pid int, cgroup uint64, ips []byte, top []byte) {
 	if s.threads[pid] == nil && !(pid == s.opts.PID || s.opts.Children || s.cfg.system) {
 		return // a forked child under a kernel without inherit_thread
 	}
+	if pid <= 0 {
+		return // a task outside our PID namespace: AttachSystem refuses that
+	}
 	s.stats.Samples++
 	stack := make([]byte, 0, len(ips))
 	for i := 0; i+8 <= len(ips); i += 8 {
@@ -244,6 +248,7 @@ func (s *Sampler) sample(pid int, cgroup uint64, ips []byte, top []byte) {
 		stack = append(stack, ips[i:i+8]...)
 	}
 	k := stackKey{proc: s.image(pid), cgroup: cgroup}
+	k.proc.seen = s.windows
 	// Whether top is the caller the walk skipped is decided when the
 	// profile is written, outside the lock: it can take reading the
 	// binary, and a reader busy parsing a compiler's symbols would let the
@@ -288,7 +293,12 @@ func (s *Sampler) mmap(misc uint16, b []byte) {
 	}
 	m.Path = recordString(b, nameOff)
 	s.stats.Mappings++
-	s.image(pid).sym.Map(m)
+	p := s.image(pid)
+	p.sym.Map(m)
+	if p.exe.Load() == nil && strings.HasPrefix(m.Path, "/") {
+		// An exec maps the executable before its interpreter.
+		p.exe.Store(&m.Path)
+	}
 }
 
 // image returns the current image of pid, reading /proc/PID/maps when no
@@ -316,6 +326,22 @@ func (s *Sampler) image(pid int) *process {
 	}
 	s.procs[pid] = p
 	return p
+}
+
+// forgetIdle is how many windows without a sample make AttachSystem forget
+// a live process, as if it had never run: its image and threads are read
+// again on its next sample. With windows of 10 s or more, a process asleep
+// for a minute costs nothing until it wakes.
+const forgetIdle = 6
+
+// forgetIdleProcesses forgets the processes not sampled in the last
+// forgetIdle windows. s.mu must be held.
+func (s *Sampler) forgetIdleProcesses() {
+	for pid, p := range s.procs {
+		if s.windows-p.seen >= forgetIdle {
+			s.exitProcess(pid)
+		}
+	}
 }
 
 // exitProcess forgets pid's threads and its image; samples taken before

@@ -3,6 +3,7 @@ package perf
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ type SystemOptions struct {
 // AttachSystem samples every task on every online CPU (CPUs brought online
 // later are not sampled). Each sample carries its task's cgroup ID in the
 // hierarchy the perf_event controller is bound to: the cgroup v2 one, unless
-// /proc/cgroups binds perf_event to a v1 hierarchy.
+// /proc/cgroups binds perf_event to a v1 hierarchy. PIDs are those of the
+// caller's PID namespace, so an agent in a container needs the host's
+// (hostPID).
 //
 // It needs CAP_PERFMON (or CAP_SYS_ADMIN), or kernel.perf_event_paranoid
 // <= 0; without them the error says so and wraps os.ErrPermission.
@@ -26,6 +29,9 @@ func AttachSystem(opts SystemOptions) (*Sampler, error) {
 	}
 	if opts.Frequency < 0 || opts.Frequency > 10000 {
 		return nil, fmt.Errorf("perf: SystemOptions.Frequency must be between 1 and 10000 Hz, got %d", opts.Frequency)
+	}
+	if err := hostPIDNamespace(); err != nil {
+		return nil, err
 	}
 	cpus, err := onlineCPUs()
 	if err != nil {
@@ -54,10 +60,35 @@ func AttachSystem(opts SystemOptions) (*Sampler, error) {
 	return s, nil
 }
 
+// hostPIDNamespace fails when this process runs in a PID namespace below
+// another one (a container without the host's PIDs): perf would report the
+// tasks outside it as pid 0, and /proc would not show them.
+func hostPIDNamespace() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fmt.Errorf("perf: reading /proc/self/status: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if pids, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			if f := strings.Fields(pids); len(f) > 1 {
+				return fmt.Errorf("perf: sampling every CPU needs the host's PID namespace, and this process is pid %s in a nested one (pid %s outside): run it with the host's PIDs (hostPID: true in a pod, --pid=host for docker)", f[len(f)-1], f[0])
+			}
+		}
+	}
+	return nil // kernels before 4.1 have no NSpid line
+}
+
 // A Task is what a sample was taken in.
 type Task struct {
-	PID    int
-	Comm   string // the process's command name (PERF_RECORD_COMM / /proc/PID/comm)
+	PID  int
+	Comm string // the process's command name (PERF_RECORD_COMM / /proc/PID/comm)
+	// Exe is the path of the process's executable: as the process sees it
+	// when it came from the exec's first mapping, as this process sees it
+	// from /proc/PID/exe for a process older than the Sampler (a
+	// container's files then lie under its root's mount point). Its base
+	// name is the executable's name, not cut to 15 bytes like Comm. "" for
+	// kernel threads and where it cannot be read.
+	Exe    string
 	Cgroup uint64 // cgroup v2 ID from PERF_SAMPLE_CGROUP (a discover.Cgroups ID); 0 from Attach
 }
 
@@ -95,7 +126,7 @@ func (s *Sampler) ProfileGroups(from, until time.Time, group func(Task) (key str
 		a, seen := answers[t]
 		if !seen {
 			var key string
-			key, a.ok = group(Task{PID: k.proc.pid, Comm: k.proc.name(), Cgroup: k.cgroup})
+			key, a.ok = group(Task{PID: k.proc.pid, Comm: k.proc.name(), Exe: k.proc.exePath(), Cgroup: k.cgroup})
 			if a.ok {
 				a.b = builders[key]
 				if a.b == nil {

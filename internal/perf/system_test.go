@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +45,7 @@ type testCgroups struct {
 
 // makeTestCgroups finds cgroup v2 and checks perf reports its IDs, or skips
 // the test saying why.
-func makeTestCgroups(t *testing.T) *testCgroups {
+func makeTestCgroups(t testing.TB) *testCgroups {
 	t.Helper()
 	requireSystemPerf(t)
 	m, err := discover.FindMounts()
@@ -84,7 +87,7 @@ func perfEventHierarchy() int {
 
 // make creates the cgroup name in the test's slice and returns its
 // directory and ID. It is removed when the test ends.
-func (c *testCgroups) make(t *testing.T, name string) (dir string, id uint64) {
+func (c *testCgroups) make(t testing.TB, name string) (dir string, id uint64) {
 	t.Helper()
 	dir = discovertest.MakeCgroup(t, c.mount, c.slice+"/"+name)
 	id, err := c.ids.ID(c.slice + "/" + name)
@@ -120,15 +123,19 @@ func attachSystem(t testing.TB, opts SystemOptions) *Sampler {
 // others, and remembers each task it was shown.
 type byCgroup struct {
 	keys  map[uint64]string
-	tasks map[int]Task // by pid, of the accepted tasks
+	tasks map[int][]Task // by pid, of the accepted tasks
 	calls int
+}
+
+func newByCgroup(keys map[uint64]string) *byCgroup {
+	return &byCgroup{keys: keys, tasks: map[int][]Task{}}
 }
 
 func (g *byCgroup) group(t Task) (string, bool) {
 	g.calls++
 	key, ok := g.keys[t.Cgroup]
-	if ok {
-		g.tasks[t.PID] = t
+	if ok && !slices.Contains(g.tasks[t.PID], t) {
+		g.tasks[t.PID] = append(g.tasks[t.PID], t)
 	}
 	return key, ok
 }
@@ -209,7 +216,7 @@ func TestSystemGroupsByCgroup(t *testing.T) {
 	idle := []int{discovertest.Start(t, dirA), discovertest.Start(t, dirB), discovertest.Start(t, dirC)}
 
 	s := attachSystem(t, SystemOptions{Frequency: 250})
-	g := &byCgroup{keys: map[uint64]string{idA: "a", idB: "b"}, tasks: map[int]Task{}}
+	g := newByCgroup(map[uint64]string{idA: "a", idB: "b"})
 	got := windows(t, s, g, func(m map[string]*profile.Profile) bool {
 		return total(m["a"]) >= 200 && total(m["b"]) >= 200
 	})
@@ -249,18 +256,34 @@ func TestSystemGroupsByCgroup(t *testing.T) {
 		comm string
 		id   uint64
 	}{{goProg, "gosplit", idA}, {cProg, "csplit", idB}} {
-		task, ok := g.tasks[w.prog.cmd.Process.Pid]
-		if want := (Task{PID: w.prog.cmd.Process.Pid, Comm: w.comm, Cgroup: w.id}); !ok || task != want {
-			t.Errorf("group function saw %+v (seen: %v), want %+v", task, ok, want)
+		tasks := g.tasks[w.prog.cmd.Process.Pid]
+		if want := (Task{PID: w.prog.cmd.Process.Pid, Comm: w.comm, Exe: w.prog.cmd.Path, Cgroup: w.id}); len(tasks) != 1 || tasks[0] != want {
+			t.Errorf("group function saw %+v, want %+v alone", tasks, want)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, pid := range idle {
-		if s.procs[pid] != nil || s.threads[pid] != nil {
+		if followed(s, pid) {
 			t.Errorf("idle process %d has state in the sampler; want none for a process that never ran", pid)
 		}
 	}
+
+	// The Go program's threads were listed from /proc on its first
+	// sample: their exits free it.
+	goProg.cmd.Process.Kill()
+	goProg.cmd.Wait()
+	if _, err := s.ProfileGroups(time.Now(), time.Now(), g.group); err != nil {
+		t.Fatal(err)
+	}
+	if followed(s, goProg.cmd.Process.Pid) {
+		t.Errorf("the Go program %d exited and still has state in the sampler", goProg.cmd.Process.Pid)
+	}
+}
+
+// followed reports whether s keeps anything of pid.
+func followed(s *Sampler, pid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.procs[pid] != nil || s.threads[pid] != nil
 }
 
 func keys(m map[string]*profile.Profile) []string {
@@ -284,7 +307,7 @@ func TestSystemShortProcessAfterAttach(t *testing.T) {
 	if err := p.Cmd.Wait(); err != nil {
 		t.Fatalf("%s: %v", bin, err)
 	}
-	g := &byCgroup{keys: map[uint64]string{id: "brief"}, tasks: map[int]Task{}}
+	g := newByCgroup(map[uint64]string{id: "brief"})
 	got := windows(t, s, g, func(m map[string]*profile.Profile) bool { return total(m["brief"]) > 0 })
 	prof := got["brief"]
 	pct, top := named(prof)
@@ -294,8 +317,10 @@ func TestSystemShortProcessAfterAttach(t *testing.T) {
 	if total(prof) < 5 || inBrief < 80 || complete < 95 {
 		t.Errorf("the brief process has %d samples, %.1f%% in brief_work (%.1f%% up to main); want ≥ 5, ≥ 80%%, ≥ 95%%", total(prof), inBrief, complete)
 	}
-	if want := (Task{PID: pid, Comm: "cbrief", Cgroup: id}); g.tasks[pid] != want {
-		t.Errorf("group function saw %+v, want %+v", g.tasks[pid], want)
+	// Before its exec, the child is a copy of this test's process, with
+	// its name.
+	if want := (Task{PID: pid, Comm: "cbrief", Exe: bin, Cgroup: id}); !slices.Contains(g.tasks[pid], want) {
+		t.Errorf("group function saw %+v, want %+v among them", g.tasks[pid], want)
 	}
 	var exe bool
 	for _, m := range prof.Mapping {
@@ -306,15 +331,13 @@ func TestSystemShortProcessAfterAttach(t *testing.T) {
 	}
 	// It exited: nothing of it is kept once its window is written.
 	s.ProfileGroups(time.Now(), time.Now(), g.group)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.procs[pid] != nil || s.threads[pid] != nil {
+	if followed(s, pid) {
 		t.Errorf("the exited process %d still has state in the sampler", pid)
 	}
 }
 
-// TestSystemDoneStaysOpen checks that the Done channel of a system sampler
-// is never closed, and that Profile (with its pid labels) works on one.
+// TestSystemProfileAndDone checks that Profile (with its pid labels) works
+// on a system sampler, and that its Done channel stays open.
 func TestSystemProfileAndDone(t *testing.T) {
 	requireSystemPerf(t)
 	w := startWorkload(t, buildC(t, "testdata/csplit/main.c"))
@@ -344,5 +367,106 @@ func TestSystemProfileAndDone(t *testing.T) {
 	}
 	if samples < 50 {
 		t.Errorf("%d samples in heavy_work labelled pid %s after 60 s; want 50", samples, pid)
+	}
+}
+
+// TestSystemForgetsIdleProcesses stops a busy process: after forgetIdle
+// windows without a sample the sampler holds nothing of it, and once it runs
+// again it is read afresh and symbolized.
+func TestSystemForgetsIdleProcesses(t *testing.T) {
+	cg := makeTestCgroups(t)
+	dir, id := cg.make(t, "stopped.scope")
+	w := startIn(t, dir, buildC(t, "testdata/csplit/main.c"))
+	pid := w.cmd.Process.Pid
+	s := attachSystem(t, SystemOptions{Frequency: 250})
+	known := func() bool { return followed(s, pid) }
+	g := newByCgroup(map[uint64]string{id: "stopped"})
+	enough := func(m map[string]*profile.Profile) bool {
+		pct, _ := share(m["stopped"], "heavy_work", "main")
+		return total(m["stopped"]) >= 50 && pct >= 50
+	}
+	if got := windows(t, s, g, enough); !enough(got) || !known() {
+		t.Fatalf("before SIGSTOP: %d samples, followed %v; want 50, mostly heavy_work, and followed", total(got["stopped"]), known())
+	}
+	if err := w.cmd.Process.Signal(unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, pid, 'T')
+	// The samples taken before it stopped are read in this window; then
+	// forgetIdle windows pass without any.
+	for i := 0; i <= forgetIdle; i++ {
+		if _, err := s.ProfileGroups(time.Now(), time.Now(), g.group); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if known() {
+		t.Errorf("after %d windows without a sample, the stopped process still has state in the sampler", forgetIdle)
+	}
+	if err := w.cmd.Process.Signal(unix.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if got := windows(t, s, g, enough); !enough(got) {
+		pct, _ := share(got["stopped"], "heavy_work", "main")
+		t.Errorf("after SIGCONT: %d samples, %.1f%% heavy_work; want 50, mostly heavy_work", total(got["stopped"]), pct)
+	}
+}
+
+// waitState waits until /proc says pid is in state (R, S, T...), or fails
+// the test after 30 s.
+func waitState(t *testing.T, pid int, state byte) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not in state %c after 30 s: %s", pid, state, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAttachSystemErrors checks the options AttachSystem refuses.
+func TestAttachSystemErrors(t *testing.T) {
+	for _, f := range []int{-1, 10001} {
+		if _, err := AttachSystem(SystemOptions{Frequency: f}); err == nil || !strings.Contains(err.Error(), "SystemOptions.Frequency") {
+			t.Errorf("AttachSystem(Frequency %d) = %v, want an error naming SystemOptions.Frequency", f, err)
+		}
+	}
+}
+
+// TestAttachSystemInNestedPIDNamespace runs AttachSystem in a child of this
+// test in a PID namespace of its own, as in a container without the host's
+// PIDs: it must refuse, saying what to change.
+func TestAttachSystemInNestedPIDNamespace(t *testing.T) {
+	if os.Getenv("PERF_TEST_NESTED_PID") != "" {
+		_, err := AttachSystem(SystemOptions{})
+		fmt.Printf("AttachSystem error: %v\n", err)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a PID namespace")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestAttachSystemInNestedPIDNamespace$", "-test.v")
+	cmd.Env = append(os.Environ(), "PERF_TEST_NESTED_PID=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	out, err := cmd.CombinedOutput()
+	t.Logf("child in a new PID namespace:\n%s", out)
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	if !strings.Contains(string(out), "AttachSystem error: perf: sampling every CPU needs the host's PID namespace, and this process is pid 1 in a nested one") ||
+		!strings.Contains(string(out), "hostPID: true") {
+		t.Errorf("AttachSystem in a nested PID namespace did not refuse naming the namespace and hostPID")
 	}
 }

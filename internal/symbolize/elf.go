@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +47,9 @@ func readELF(r io.ReaderAt, size int64) (*elf.File, error) {
 	}
 	br := newBoundedReader(r, size)
 	f, err := elf.NewFile(br)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("ELF headers beyond the end of the file (%d bytes): truncated", size)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -59,10 +63,18 @@ func sectionData(sec *elf.Section, limit uint64) ([]byte, error) {
 	if sec.Type == elf.SHT_NOBITS {
 		return nil, fmt.Errorf("section %s has no data in the file", sec.Name)
 	}
+	if sec.Flags&elf.SHF_COMPRESSED != 0 {
+		// Linkers compress only debugging sections, which are not read
+		// here; a compressed table could claim any size once inflated.
+		return nil, fmt.Errorf("section %s is compressed", sec.Name)
+	}
 	if sec.Size > limit {
 		return nil, limitError("section "+sec.Name, sec.Size, limit)
 	}
 	data, err := sec.Data()
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("section %s ends beyond the end of the file: truncated", sec.Name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading section %s: %w", sec.Name, err)
 	}

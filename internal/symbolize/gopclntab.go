@@ -40,15 +40,46 @@ const (
 
 var errPclntab = errors.New("unsupported or corrupt pclntab")
 
+// newGoTable reads the pclntab in the section sec of f.
 func newGoTable(f *elf.File, sec *elf.Section) (*goTable, error) {
 	data, err := sectionData(sec, maxSectionBytes)
 	if err != nil {
 		return nil, err
 	}
+	t, err := parsePclntab(data, f.ByteOrder)
+	if err != nil {
+		return nil, err
+	}
+	text, gofuncAddr := goSymbols(f)
+	if text != 0 {
+		t.textStart = text
+	}
+	if t.textStart == 0 {
+		if text := f.Section(".text"); text != nil {
+			t.textStart = text.Addr
+		}
+	}
+	if gofuncAddr != 0 {
+		for _, s := range f.Sections {
+			if s.Type == elf.SHT_NOBITS || gofuncAddr < s.Addr || gofuncAddr-s.Addr >= s.Size {
+				continue
+			}
+			if d, err := sectionData(s, maxSectionBytes); err == nil && gofuncAddr-s.Addr < uint64(len(d)) {
+				t.gofunc = d[gofuncAddr-s.Addr:]
+			}
+			break
+		}
+	}
+	return t, nil
+}
+
+// parsePclntab checks the header of the pclntab data and the offsets it
+// holds; what the tables hold is checked as lookups read it.
+func parsePclntab(data []byte, order binary.ByteOrder) (*goTable, error) {
 	if len(data) < 8 {
 		return nil, errPclntab
 	}
-	t := &goTable{order: f.ByteOrder}
+	t := &goTable{order: order}
 	switch magic := t.order.Uint32(data); magic {
 	case 0xfffffff1:
 		t.go120 = true
@@ -86,27 +117,6 @@ func newGoTable(f *elf.File, sec *elf.Section) (*goTable, error) {
 		return nil, errPclntab
 	}
 	t.nfunc = int(nfunc)
-
-	text, gofuncAddr := goSymbols(f)
-	if text != 0 {
-		t.textStart = text
-	}
-	if t.textStart == 0 {
-		if text := f.Section(".text"); text != nil {
-			t.textStart = text.Addr
-		}
-	}
-	if gofuncAddr != 0 {
-		for _, s := range f.Sections {
-			if s.Type == elf.SHT_NOBITS || gofuncAddr < s.Addr || gofuncAddr-s.Addr >= s.Size {
-				continue
-			}
-			if d, err := sectionData(s, maxSectionBytes); err == nil && gofuncAddr-s.Addr < uint64(len(d)) {
-				t.gofunc = d[gofuncAddr-s.Addr:]
-			}
-			break
-		}
-	}
 	return t, nil
 }
 

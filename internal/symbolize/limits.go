@@ -16,12 +16,13 @@ const (
 	// maxHeaderBytes bounds what parsing the ELF headers reads: the
 	// program and section headers and the section names.
 	maxHeaderBytes = 16 << 20
-	// maxSectionBytes bounds any one section read (after decompression):
-	// a Go pclntab, the read-only data holding its inline trees, a symbol
-	// or string table. A 1 GB Go binary's pclntab is about a quarter of it.
-	maxSectionBytes = 256 << 20
+	// maxSectionBytes bounds any one section read: a Go pclntab, the
+	// read-only data holding its inline trees, a symbol or string table.
+	// A Go binary's pclntab is about a quarter of it, so this allows Go
+	// binaries of about 500 MB. Compressed sections are not read.
+	maxSectionBytes = 128 << 20
 	// maxReadBytes bounds all the sections read from one file together.
-	maxReadBytes = 512 << 20
+	maxReadBytes = 256 << 20
 	// maxNoteBytes bounds a build-ID note section.
 	maxNoteBytes = 64 << 10
 	// maxSymbols bounds the entries of a symbol table (.symtab, .dynsym).
@@ -52,7 +53,7 @@ func sizeString(n uint64) string {
 		return fmt.Sprintf("%d GiB", n>>30)
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
+	case n >= 1<<10 && n < 1<<20 && n%(1<<10) == 0:
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)

@@ -28,8 +28,8 @@
 //     under /usr/lib/debug are this process's own: they are looked up in
 //     its root, and used only when their build ID is the one asked for.
 //   - What is read of one file is bounded: files over 4 GiB are not read,
-//     the ELF headers may take 16 MiB, one section 256 MiB (decompressed),
-//     all sections together 512 MiB, a build-ID note 64 KiB, a symbol table
+//     the ELF headers may take 16 MiB, one section 128 MiB (compressed ones
+//     are refused), all sections together 256 MiB, a build-ID note 64 KiB, a symbol table
 //     4 Mi entries; names are cut at 16 KiB, one address's lookup walks at
 //     most 1 Mi pc-value steps and 100 inlined frames. A file over a limit
 //     is refused with an error wrapping ErrLimit that names the limit; every

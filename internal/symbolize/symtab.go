@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // A symtab is an ELF symbol table (.symtab or .dynsym) read in place, for
@@ -100,7 +101,9 @@ func functionSymbols(f *elf.File) (syms []symbol, names string, err error) {
 		out = append(out, symbol{addr: value, size: size, name: name, len: l})
 	}
 	slices.SortFunc(out, func(a, b symbol) int { return cmp.Compare(a.addr, b.addr) })
-	return out, string(t.strs), nil
+	// The string table was read for this file alone and is not changed
+	// again: the names can share it rather than copy it.
+	return out, unsafe.String(unsafe.SliceData(t.strs), len(t.strs)), nil
 }
 
 // goSymbols finds the values of the symbols a Go line table needs in f's

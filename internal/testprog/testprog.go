@@ -58,7 +58,13 @@ type Process struct {
 // closed and the process killed and waited for.
 func Start(t testing.TB, bin string, args ...string) *Process {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return StartCmd(t, exec.Command(bin, args...))
+}
+
+// StartCmd starts cmd, prepared by the caller (its SysProcAttr, say), as
+// Start does.
+func StartCmd(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

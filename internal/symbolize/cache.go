@@ -152,5 +152,8 @@ func (s *Symbolizer) sameFile(f *os.File, b *binaryFile) bool {
 		return false
 	}
 	key := keyOf(fi)
-	return slices.Contains(b.keys, key) || (b.buildID != "" && buildIDOf(f, key.size) == b.buildID)
+	s.mu.Lock()
+	known := slices.Contains(b.keys, key)
+	s.mu.Unlock()
+	return known || (b.buildID != "" && buildIDOf(f, key.size) == b.buildID)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -132,5 +133,44 @@ func TestCacheBounds(t *testing.T) {
 				t.Errorf("round %d, binary %d: %d more descriptors open than before, want at most %d", round, i, n, maxFiles)
 			}
 		}
+	}
+}
+
+// TestCacheConcurrentUse looks up the same distinct binaries from several
+// goroutines, each with its own model, while the small cache drops and
+// reads binaries and closes and reopens files under them (run with -race).
+func TestCacheConcurrentUse(t *testing.T) {
+	bins := distinctBinaries(t, 6)
+	s := New()
+	s.MaxBinaries, s.MaxOpenFiles = 2, 1
+	defer s.Close()
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*2*len(bins))
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := s.NewProcess(os.Getpid())
+			for _, b := range bins {
+				p.Map(Mapping{Start: b.base, Limit: b.base + b.size, Path: b.path, Inode: b.ino})
+			}
+			for i := range 2 * len(bins) {
+				b := bins[(i*(g+1))%len(bins)]
+				if _, frames := p.Lookup(b.base + b.alpha); len(frames) != 1 || !strings.Contains(frames[0].Function, "alpha_function") {
+					errs <- fmt.Sprintf("goroutine %d: Lookup in %s = %+v", g, b.path, frames)
+				}
+				p.CallsInto(b.base+b.ret, b.base+b.alpha) // may race a close: then false, asked again later
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.all) > 2 || s.openFiles > 1 {
+		t.Errorf("%d binaries kept, %d files open; want at most 2 and 1", len(s.all), s.openFiles)
 	}
 }

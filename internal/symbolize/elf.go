@@ -95,6 +95,9 @@ func openBinary(r io.ReaderAt, size int64, debug func(buildID string) (*elf.File
 			b.segments = append(b.segments, p.ProgHeader)
 		}
 	}
+	if n := len(b.segments); n > maxLoadSegments {
+		return nil, fmt.Errorf("%d loadable segments, %w of %d", n, ErrLimit, maxLoadSegments)
+	}
 	if sec := goLineTable(f); sec != nil {
 		gt, err := newGoTable(f, sec)
 		if err != nil {

@@ -29,11 +29,15 @@ const (
 	maxSymbols = 4 << 20
 	// maxNameBytes bounds a function or file name; longer ones are cut.
 	maxNameBytes = 16 << 10
-	// maxPCValueSteps bounds the pc-value table steps of one lookup: a
-	// real table reaches an address in at most a few thousand.
-	maxPCValueSteps = 1 << 20
+	// maxPCValueSteps bounds the pc-value table steps of one lookup (all
+	// its tables and inlined frames): a real table reaches an address of
+	// a common function in tens, of a huge generated one in thousands.
+	maxPCValueSteps = 1 << 16
 	// maxInlineDepth bounds the inlined frames of one address.
 	maxInlineDepth = 100
+	// maxLoadSegments bounds a file's PT_LOAD segments, which every
+	// lookup searches; linkers write two to five.
+	maxLoadSegments = 256
 )
 
 // ErrLimit is wrapped by the errors of files refused for a size over one of

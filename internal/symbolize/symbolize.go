@@ -27,13 +27,14 @@
 //     this process's own, only when that is the same root. The debug files
 //     under /usr/lib/debug are this process's own: they are looked up in
 //     its root, and used only when their build ID is the one asked for.
-//   - What is read of one file is bounded: files over 4 GiB are not read,
-//     the ELF headers may take 16 MiB, one section 128 MiB (compressed ones
-//     are refused), all sections together 256 MiB, a build-ID note 64 KiB, a symbol table
-//     4 Mi entries; names are cut at 16 KiB, one address's lookup walks at
-//     most 1 Mi pc-value steps and 100 inlined frames. A file over a limit
-//     is refused with an error wrapping ErrLimit that names the limit; every
-//     offset a file holds is checked before use.
+//   - What is read of one file is bounded: files over 4 GiB are not read;
+//     the ELF headers may take 16 MiB, one section 128 MiB, all sections
+//     together 256 MiB, a build-ID note 64 KiB; a symbol table may hold 4 Mi
+//     entries and a file 256 loadable segments; compressed tables are not
+//     read. Names are cut at 16 KiB; one address's lookup walks at most
+//     64 Ki pc-value steps and 100 inlined frames. A file over a limit is
+//     refused with an error wrapping ErrLimit that names the limit, and
+//     every offset a file holds is checked before use.
 //   - A file that cannot be used (missing in the process's root, not
 //     readable, not a regular file, over a limit, not ELF, not the file
 //     that was mapped) leaves its addresses unsymbolized, its mapping as

@@ -138,8 +138,8 @@ func walkIn(root int, path string) (int, error) {
 	todo := path
 	for {
 		todo = strings.TrimLeft(todo, "/")
-		if todo == "" {
-			return -1, unix.EISDIR
+		if todo == "" { // the path names a directory: reopen refuses it
+			return unix.Openat(dirs[len(dirs)-1], ".", unix.O_PATH|unix.O_CLOEXEC, 0)
 		}
 		name, rest, _ := strings.Cut(todo, "/")
 		todo = rest
@@ -182,8 +182,7 @@ func walkIn(root int, path string) (int, error) {
 			todo = target + "/" + todo
 		case unix.S_IFDIR:
 			if last {
-				unix.Close(fd)
-				return -1, unix.EISDIR
+				return fd, nil // reopen refuses it
 			}
 			dirs = append(dirs, fd)
 		default:

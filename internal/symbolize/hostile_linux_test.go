@@ -1,7 +1,6 @@
 package symbolize
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,47 +78,11 @@ func makeHostileRoot(t *testing.T) *hostileRoot {
 	return h
 }
 
-// functionOffset returns the file offset of the named function in the ELF
-// file at path.
-func functionOffset(t *testing.T, path, name string) uint64 {
-	t.Helper()
-	f, err := elf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range syms {
-		if s.Name != name {
-			continue
-		}
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_LOAD && s.Value >= p.Vaddr && s.Value < p.Vaddr+p.Filesz {
-				return s.Value - p.Vaddr + p.Off
-			}
-		}
-	}
-	t.Fatalf("%s has no function %s in a loaded segment", path, name)
-	return 0
-}
-
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.WriteFile(to, mustRead(t, from), 0o755); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func mustRead(t testing.TB, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 // TestHostileRoot symbolizes a real process chrooted in its own mount

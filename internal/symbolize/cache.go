@@ -29,8 +29,15 @@ func (s *Symbolizer) maxOpenFiles() int {
 	return DefaultMaxOpenFiles
 }
 
-// touch marks b as just used.
-func (s *Symbolizer) touch(b *binaryFile) { b.lastUse.Store(s.clock.Add(1)) }
+// touch marks b as just used. The clock moves on when a binary is added,
+// not at each use: a lookup, the profiler's most common call, then costs
+// two loads, and "least recently used" means "not used since the most
+// binaries were added".
+func (s *Symbolizer) touch(b *binaryFile) {
+	if now := s.clock.Load(); b.lastUse.Load() != now {
+		b.lastUse.Store(now)
+	}
+}
 
 // add keeps the new binary b, read from the file f of identity key, making
 // room for it. s.mu must be held.
@@ -38,6 +45,7 @@ func (s *Symbolizer) add(b *binaryFile, key fileKey, f *os.File) {
 	for len(s.all) >= s.maxBinaries() {
 		s.evict(s.leastUsed(false))
 	}
+	s.clock.Add(1)
 	s.all[b] = struct{}{}
 	if b.buildID != "" {
 		s.byID[b.buildID] = b

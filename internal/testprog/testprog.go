@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -61,8 +62,21 @@ func Start(t testing.TB, bin string, args ...string) *Process {
 	return StartCmd(t, exec.Command(bin, args...))
 }
 
-// StartCmd starts cmd, prepared by the caller (its SysProcAttr, say), as
-// Start does.
+// StartInCgroup starts bin with args inside the cgroup v2 directory dir,
+// from its first instruction (clone3's CLONE_INTO_CGROUP), like Start.
+func StartInCgroup(t testing.TB, dir, bin string, args ...string) *Process {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	return StartCmd(t, cmd)
+}
+
+// StartCmd starts cmd, whose stdin, stdout and stderr it sets, like Start.
 func StartCmd(t testing.TB, cmd *exec.Cmd) *Process {
 	t.Helper()
 	stdin, err := cmd.StdinPipe()

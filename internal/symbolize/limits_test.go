@@ -91,6 +91,22 @@ func TestCraftedSizesAreRefused(t *testing.T) {
 		size: maxFileSize,
 		want: "ELF headers of", limit: true,
 	}, {
+		name: "hundreds of loadable segments",
+		patch: func(b []byte) {
+			// Fill the file after its header with PT_LOAD entries.
+			n := (len(b) - 64) / 56
+			le.PutUint64(b[0x20:], 64)        // e_phoff
+			le.PutUint16(b[0x38:], uint16(n)) // e_phnum
+			for i := range n {
+				clear(b[64+i*56 : 64+(i+1)*56])
+				le.PutUint32(b[64+i*56:], uint32(elf.PT_LOAD))
+			}
+			le.PutUint64(b[0x28:], 0) // e_shoff: no sections
+			le.PutUint16(b[0x3c:], 0)
+			le.PutUint16(b[0x3e:], 0)
+		},
+		want: "loadable segments, over the symbolizer's limit of 256", limit: true,
+	}, {
 		name:  "oversized file",
 		patch: func([]byte) {},
 		size:  maxFileSize + 1,
@@ -112,5 +128,29 @@ func TestCraftedSizesAreRefused(t *testing.T) {
 				t.Errorf("openBinary = %v; want an error with %q, errors.Is(ErrLimit) %v", err, tc.want, tc.limit)
 			}
 		})
+	}
+}
+
+// TestPCValueWalkIsBounded walks a crafted pc-value table that never
+// reaches the address (every pc delta zero) for as long as it is: the walk
+// stops when the lookup's budget is spent, and later walks of the lookup
+// do not start.
+func TestPCValueWalkIsBounded(t *testing.T) {
+	tab := []byte{0} // offset 0 means "no table"
+	for len(tab) < 4*maxPCValueSteps {
+		tab = append(tab, 2, 0) // value +1, pc +0
+	}
+	short := uint32(len(tab))
+	tab = append(tab, 2, 5) // a table that answers in one step
+	gt := &goTable{order: binary.LittleEndian, minLC: 1, pctab: tab}
+	if v, ok := gt.walk().value(short, 0x1000, 0x1001); !ok || v != 0 {
+		t.Fatalf("value of the short table = %d, %v; want 0, true", v, ok)
+	}
+	w := gt.walk()
+	if v, ok := w.value(1, 0x1000, 0x1001); ok || w.steps != 0 {
+		t.Errorf("value = %d, %v with %d steps left; want not found, the budget spent", v, ok, w.steps)
+	}
+	if _, ok := w.value(short, 0x1000, 0x1001); ok {
+		t.Error("a walk after the budget was spent found a value")
 	}
 }

@@ -108,7 +108,7 @@ func (s *Symbolizer) evict(b *binaryFile) {
 		}
 	}
 	s.closeFile(b)
-	b.evicted.Store(true)
+	b.ref.b.Store(nil)
 }
 
 // failed remembers that the file of identity key is not usable. s.mu must

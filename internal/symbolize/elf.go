@@ -25,10 +25,22 @@ type binaryFile struct {
 	keys    []fileKey               // the identities of the files it was read from
 	file    atomic.Pointer[os.File] // the file, to read instructions from; nil when closed
 	lastUse atomic.Uint64           // the cache's clock at the last use
-	evicted atomic.Bool             // dropped from the cache: load it again
+	ref     *binRef                 // what mappings hold of it
 	// reopenAfter is when the file, closed to stay within MaxOpenFiles and
 	// not found again, is next looked for (UnixNano).
 	reopenAfter atomic.Int64
+}
+
+// A binRef is how mappings hold a binary: the cache clears it when it
+// drops the binary, so that mappings of processes nobody looks at do not
+// keep it in memory, and a mapping that finds it cleared loads the binary
+// again. Reading it costs one atomic load.
+type binRef struct{ b atomic.Pointer[binaryFile] }
+
+// newRef gives b the reference its mappings hold.
+func (b *binaryFile) newRef() {
+	b.ref = new(binRef)
+	b.ref.b.Store(b)
 }
 
 // A symbol is a function in a symbol table. Its name is a range of the
@@ -90,6 +102,7 @@ func openBinary(r io.ReaderAt, size int64, debug func(buildID string) (*elf.File
 		return nil, err
 	}
 	b := &binaryFile{buildID: readBuildID(f)}
+	b.newRef()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD {
 			b.segments = append(b.segments, p.ProgHeader)

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"weak"
 )
 
 // retryOpen is how long a mapping whose file could not be found waits before
@@ -38,11 +37,11 @@ type Process struct {
 
 // A mapping is a Mapping with what was found of its file. Mappings are
 // shared between a process and its forks, so loading a binary stores a new
-// mapping instead of changing this one. The binary is held weakly: the
+// mapping instead of changing this one. The binary is held by reference: the
 // Symbolizer's cache decides how many stay in memory.
 type mapping struct {
 	Mapping
-	bin   weak.Pointer[binaryFile]
+	bin   *binRef   // nil until loaded; cleared when the cache dropped it
 	had   bool      // bin was loaded once: when dropped, load it again at once
 	retry time.Time // when there is no binary: not before then; zero when never tried
 }
@@ -302,17 +301,17 @@ func (p *Process) resolve(addr uint64) (m *mapping, b *binaryFile, vaddr uint64,
 		return nil, nil, 0, false
 	}
 	m = p.maps[i]
-	if b = m.bin.Value(); b != nil && b.evicted.Load() {
-		b = nil
+	if m.bin != nil {
+		b = m.bin.b.Load()
 	}
 	if b == nil && (m.File() || m.Path == vdsoPath) {
 		if now := time.Now(); m.had || !now.Before(m.retry) {
 			n := *m
 			var err error
 			if b, err = p.s.binary(p, &m.Mapping); err != nil {
-				n.bin, n.had, n.retry = weak.Pointer[binaryFile]{}, false, now.Add(retryOpen)
+				n.bin, n.had, n.retry = nil, false, now.Add(retryOpen)
 			} else {
-				n.bin, n.had, n.BuildID = weak.Make(b), true, b.buildID
+				n.bin, n.had, n.BuildID = b.ref, true, b.buildID
 			}
 			m = &n
 			p.maps[i] = m

@@ -49,6 +49,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAppName$$' -fuzztime $(FUZZTIME) ./internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTagList$$' -fuzztime $(FUZZTIME) ./internal/config
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) ./internal/upload
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenBinary$$' -fuzztime $(FUZZTIME) ./internal/symbolize
+	$(GO) test -run '^$$' -fuzz '^FuzzPclntab$$' -fuzztime $(FUZZTIME) ./internal/symbolize
+	$(GO) test -run '^$$' -fuzz '^FuzzBuildID$$' -fuzztime $(FUZZTIME) ./internal/symbolize
 
 # The benchmark module's tests: a short smoke run of every benchmark driver,
 # asserting that each variant ran and uploaded parseable profiles.

@@ -43,3 +43,22 @@ func benchLookups(b *testing.B, pid int, addrs []uint64) {
 		s.Close()
 	}
 }
+
+// BenchmarkLookupKnown measures the profiler's common case: an address of a
+// binary already read, looked up again in a later window.
+func BenchmarkLookupKnown(b *testing.B) {
+	c := startChild(b, buildC(b, "testdata/cfuncs/main.c"))
+	s := New()
+	defer s.Close()
+	p, err := s.Process(c.cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrs := []uint64{c.field(b, "alpha"), c.field(b, "beta"), c.field(b, "getpid")}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, frames := p.Lookup(addrs[i%len(addrs)]); len(frames) == 0 {
+			b.Fatal("no frames")
+		}
+	}
+}

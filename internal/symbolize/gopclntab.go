@@ -40,15 +40,46 @@ const (
 
 var errPclntab = errors.New("unsupported or corrupt pclntab")
 
-func newGoTable(f *elf.File, sec *elf.Section, syms []elf.Symbol) (*goTable, error) {
-	data, err := sec.Data()
+// newGoTable reads the pclntab in the section sec of f.
+func newGoTable(f *elf.File, sec *elf.Section) (*goTable, error) {
+	data, err := sectionData(sec, maxSectionBytes)
 	if err != nil {
 		return nil, err
 	}
+	t, err := parsePclntab(data, f.ByteOrder)
+	if err != nil {
+		return nil, err
+	}
+	text, gofuncAddr := goSymbols(f)
+	if text != 0 {
+		t.textStart = text
+	}
+	if t.textStart == 0 {
+		if text := f.Section(".text"); text != nil {
+			t.textStart = text.Addr
+		}
+	}
+	if gofuncAddr != 0 {
+		for _, s := range f.Sections {
+			if s.Type == elf.SHT_NOBITS || gofuncAddr < s.Addr || gofuncAddr-s.Addr >= s.Size {
+				continue
+			}
+			if d, err := sectionData(s, maxSectionBytes); err == nil && gofuncAddr-s.Addr < uint64(len(d)) {
+				t.gofunc = d[gofuncAddr-s.Addr:]
+			}
+			break
+		}
+	}
+	return t, nil
+}
+
+// parsePclntab checks the header of the pclntab data and the offsets it
+// holds; what the tables hold is checked as lookups read it.
+func parsePclntab(data []byte, order binary.ByteOrder) (*goTable, error) {
 	if len(data) < 8 {
 		return nil, errPclntab
 	}
-	t := &goTable{order: f.ByteOrder}
+	t := &goTable{order: order}
 	switch magic := t.order.Uint32(data); magic {
 	case 0xfffffff1:
 		t.go120 = true
@@ -58,7 +89,7 @@ func newGoTable(f *elf.File, sec *elf.Section, syms []elf.Symbol) (*goTable, err
 	}
 	t.minLC = uint64(data[6])
 	t.ptrSize = int(data[7])
-	if t.ptrSize != 4 && t.ptrSize != 8 || len(data) < 8+8*t.ptrSize {
+	if t.ptrSize != 4 && t.ptrSize != 8 || len(data) < 8+8*t.ptrSize || t.minLC == 0 {
 		return nil, errPclntab
 	}
 	word := func(i int) uint64 {
@@ -67,7 +98,7 @@ func newGoTable(f *elf.File, sec *elf.Section, syms []elf.Symbol) (*goTable, err
 		}
 		return t.order.Uint64(data[8+i*8:])
 	}
-	t.nfunc = int(word(0))
+	nfunc := word(0)
 	t.textStart = word(2)
 	offs := [5]uint64{word(3), word(4), word(5), word(6), word(7)}
 	for _, o := range offs {
@@ -80,35 +111,12 @@ func newGoTable(f *elf.File, sec *elf.Section, syms []elf.Symbol) (*goTable, err
 	t.filetab = data[offs[2]:]
 	t.pctab = data[offs[3]:]
 	t.pcln = data[offs[4]:]
-	if len(t.pcln) < (t.nfunc+1)*8 {
+	// The functab holds nfunc (entry, _func offset) pairs and the end of
+	// the last function.
+	if nfunc >= uint64(len(t.pcln))/8 {
 		return nil, errPclntab
 	}
-
-	var gofuncAddr uint64
-	for _, s := range syms {
-		switch s.Name {
-		case "runtime.text":
-			t.textStart = s.Value
-		case "go:func.*", "go.func.*":
-			gofuncAddr = s.Value
-		}
-	}
-	if t.textStart == 0 {
-		if text := f.Section(".text"); text != nil {
-			t.textStart = text.Addr
-		}
-	}
-	if gofuncAddr != 0 {
-		for _, s := range f.Sections {
-			if s.Type == elf.SHT_NOBITS || gofuncAddr < s.Addr || gofuncAddr >= s.Addr+s.Size {
-				continue
-			}
-			if d, err := s.Data(); err == nil {
-				t.gofunc = d[gofuncAddr-s.Addr:]
-			}
-			break
-		}
-	}
+	t.nfunc = int(nfunc)
 	return t, nil
 }
 
@@ -155,26 +163,38 @@ func (t *goTable) findFunc(pc uint64) (goFunc, bool) {
 		pcln:     u32(24),
 		cuOffset: u32(32),
 	}
-	npcdata := int(u32(28))
-	nfuncdata := int(rec[hdr-1])
-	if hdr+4*(npcdata+nfuncdata) > len(rec) {
+	npcdata := uint64(u32(28))
+	nfuncdata := uint64(rec[hdr-1])
+	if uint64(hdr)+4*(npcdata+nfuncdata) > uint64(len(rec)) {
 		return goFunc{}, false
 	}
-	fn.pcdata = rec[hdr : hdr+4*npcdata]
-	fn.funcdata = rec[hdr+4*npcdata : hdr+4*(npcdata+nfuncdata)]
+	fn.pcdata = rec[hdr : uint64(hdr)+4*npcdata]
+	fn.funcdata = rec[uint64(hdr)+4*npcdata : uint64(hdr)+4*(npcdata+nfuncdata)]
 	return fn, true
 }
 
-// pcvalue evaluates the pc-value table at off for targetpc, as the runtime
+// A pcWalk evaluates pc-value tables for one lookup, within a budget of
+// steps: a crafted table can repeat a zero pc delta for as long as the
+// table is, and one lookup walks several tables per inlined frame.
+type pcWalk struct {
+	t     *goTable
+	steps int // left
+}
+
+func (t *goTable) walk() *pcWalk { return &pcWalk{t: t, steps: maxPCValueSteps} }
+
+// value evaluates the pc-value table at off for targetpc, as the runtime
 // does: pairs of (zigzag value delta, pc delta) varints starting at -1.
-func (t *goTable) pcvalue(off uint32, entry, targetpc uint64) (int32, bool) {
+func (w *pcWalk) value(off uint32, entry, targetpc uint64) (int32, bool) {
+	t := w.t
 	if off == 0 || uint64(off) >= uint64(len(t.pctab)) {
 		return -1, false
 	}
 	p := t.pctab[off:]
 	val := int32(-1)
 	pc := entry
-	for first := true; ; first = false {
+	for first := true; w.steps > 0; first = false {
+		w.steps--
 		uvdelta, n := binary.Uvarint(p)
 		if n <= 0 || (uvdelta == 0 && !first) {
 			return -1, false
@@ -195,22 +215,26 @@ func (t *goTable) pcvalue(off uint32, entry, targetpc uint64) (int32, bool) {
 			return val, true
 		}
 	}
+	return -1, false
 }
 
+// cstring returns the NUL-terminated string at off in b, cut at
+// maxNameBytes.
 func cstring(b []byte, off uint64) string {
 	if off >= uint64(len(b)) {
 		return ""
 	}
-	b = b[off:]
+	b = b[off:min(uint64(len(b)), off+maxNameBytes)]
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
 	return string(b)
 }
 
-func (t *goTable) fileLine(fn goFunc, pc uint64) (string, int) {
-	line, _ := t.pcvalue(fn.pcln, fn.entry, pc)
-	fileno, ok := t.pcvalue(fn.pcfile, fn.entry, pc)
+func (w *pcWalk) fileLine(fn goFunc, pc uint64) (string, int) {
+	t := w.t
+	line, _ := w.value(fn.pcln, fn.entry, pc)
+	fileno, ok := w.value(fn.pcfile, fn.entry, pc)
 	if !ok || fileno < 0 {
 		return "", int(line)
 	}
@@ -243,14 +267,15 @@ func (t *goTable) frames(pc uint64) []Frame {
 	if !ok {
 		return nil
 	}
+	w := t.walk()
 	var frames []Frame
-	file, line := t.fileLine(fn, pc)
+	file, line := w.fileLine(fn, pc)
 	if tree := t.inlineTree(fn); tree != nil {
 		pcdataOff := t.order.Uint32(fn.pcdata[pcdataInlTreeIndex*4:])
 		// Each step moves to the call site of the inlined call, which lies
 		// in the same outer function; a well-formed tree ends at -1.
-		for steps := 0; steps < 1000; steps++ {
-			ix, ok := t.pcvalue(pcdataOff, fn.entry, pc)
+		for range maxInlineDepth {
+			ix, ok := w.value(pcdataOff, fn.entry, pc)
 			if !ok || ix < 0 {
 				break
 			}
@@ -260,7 +285,7 @@ func (t *goTable) frames(pc uint64) []Frame {
 			}
 			frames = append(frames, Frame{Function: cstring(t.funcnames, uint64(nameOff)), File: file, Line: line})
 			pc = fn.entry + uint64(parentPc)
-			file, line = t.fileLine(fn, pc)
+			file, line = w.fileLine(fn, pc)
 		}
 	}
 	return append(frames, Frame{Function: cstring(t.funcnames, uint64(fn.nameOff)), File: file, Line: line})
@@ -270,15 +295,15 @@ func (t *goTable) frames(pc uint64) []Frame {
 func (t *goTable) inlinedCall(tree []byte, ix int) (nameOff uint32, parentPc int32, ok bool) {
 	if t.go120 {
 		// {funcID uint8; _ [3]byte; nameOff int32; parentPc int32; startLine int32}
-		o := ix * 16
-		if o+16 > len(tree) {
+		o := uint64(ix) * 16
+		if o+16 > uint64(len(tree)) {
 			return 0, 0, false
 		}
 		return t.order.Uint32(tree[o+4:]), int32(t.order.Uint32(tree[o+8:])), true
 	}
 	// Go 1.18/1.19: {parent int16; funcID uint8; _ byte; file int32; line int32; func_ int32; parentPc int32}
-	o := ix * 20
-	if o+20 > len(tree) {
+	o := uint64(ix) * 20
+	if o+20 > uint64(len(tree)) {
 		return 0, 0, false
 	}
 	return t.order.Uint32(tree[o+12:]), int32(t.order.Uint32(tree[o+16:])), true
@@ -294,6 +319,6 @@ func (t *goTable) frameless(pc uint64) bool {
 	if !ok {
 		return false
 	}
-	sp, ok := t.pcvalue(fn.pcsp, fn.entry, pc)
+	sp, ok := t.walk().value(fn.pcsp, fn.entry, pc)
 	return ok && sp == 0
 }

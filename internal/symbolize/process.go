@@ -1,7 +1,6 @@
 package symbolize
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -24,7 +23,8 @@ type Process struct {
 	PID int
 
 	s      *Symbolizer
-	parent int // a pid whose /proc/PID/root also holds the files: the parent's, or 0
+	parent int    // a pid whose /proc/PID/root may also hold the files: the parent's, or 0
+	root   rootID // what the process sees as "/"; zero when not known
 
 	mu    sync.Mutex
 	maps  []*mapping         // by address, not overlapping; an element is never changed once stored
@@ -37,11 +37,13 @@ type Process struct {
 
 // A mapping is a Mapping with what was found of its file. Mappings are
 // shared between a process and its forks, so loading a binary stores a new
-// mapping instead of changing this one.
+// mapping instead of changing this one. The binary is held by reference: the
+// Symbolizer's cache decides how many stay in memory.
 type mapping struct {
 	Mapping
-	bin   *binaryFile
-	retry time.Time // when bin is nil: not before then; zero when never tried
+	bin   *binRef   // nil until loaded; cleared when the cache dropped it
+	had   bool      // bin was loaded once: when dropped, load it again at once
+	retry time.Time // when there is no binary: not before then; zero when never tried
 }
 
 // Process reads the memory map of pid from /proc as the starting state of
@@ -51,7 +53,7 @@ func (s *Symbolizer) Process(pid int) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{PID: pid, s: s}
+	p := &Process{PID: pid, s: s, root: rootOf(pid)}
 	for _, m := range maps {
 		p.maps = append(p.maps, &mapping{Mapping: m})
 	}
@@ -59,18 +61,24 @@ func (s *Symbolizer) Process(pid int) (*Process, error) {
 }
 
 // NewProcess returns the model of pid with no mappings yet.
-func (s *Symbolizer) NewProcess(pid int) *Process { return &Process{PID: pid, s: s} }
+func (s *Symbolizer) NewProcess(pid int) *Process { return &Process{PID: pid, s: s, root: rootOf(pid)} }
 
 // Fork returns the model of child pid just after fork: a copy of p's mappings.
 func (p *Process) Fork(pid int) *Process {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return &Process{PID: pid, s: p.s, parent: p.PID, maps: slices.Clone(p.maps)}
+	return &Process{PID: pid, s: p.s, parent: p.PID, root: p.root, maps: slices.Clone(p.maps)}
 }
 
 // Exec returns the model of p's pid after it executed a new program: no
 // mappings yet, files still also looked for in the parent's root.
-func (p *Process) Exec() *Process { return &Process{PID: p.PID, s: p.s, parent: p.parent} }
+func (p *Process) Exec() *Process {
+	root := rootOf(p.PID) // a process entering a container changes its root before exec
+	if root == (rootID{}) {
+		root = p.root
+	}
+	return &Process{PID: p.PID, s: p.s, parent: p.parent, root: root}
+}
 
 // Map adds the executable mapping m, replacing whatever it overlaps (as mmap
 // with MAP_FIXED, or a new library loaded where an unloaded one was).
@@ -144,20 +152,36 @@ func (p *Process) Mappings() []Mapping {
 	return out
 }
 
-// candidates lists where the file of m may be read, best first: the mapping
+// A source is where the file of a mapping may be read: the mapping itself
+// (/proc/PID/map_files) or a path in a root directory.
+type source struct {
+	pid    int    // the process; 0 with !mapped: this process's root
+	mapped bool   // the mapping itself
+	root   rootID // the root the path is looked up in; zero when not known
+}
+
+// sources lists where the file of m may be read, best first: the mapping
 // itself and the process's root while it lives, then the same path from
-// the parent's root and from ours, which Symbolizer.load checks against the
-// inode or build ID that was mapped.
-func (p *Process) candidates(m *Mapping) []string {
-	c := []string{fmt.Sprintf("/proc/%d/map_files/%x-%x", p.PID, m.Start, m.Limit)}
+// the parent's root and from ours when either is the process's root too
+// (which Symbolizer.load checks against the inode or build ID that was
+// mapped). No other root is read: a path from a container means nothing
+// outside it.
+func (p *Process) sources(m *Mapping) []source {
+	c := []source{{pid: p.PID, mapped: true}}
 	if m.Deleted {
 		return c // the path names another file, or none
 	}
-	c = append(c, fmt.Sprintf("/proc/%d/root%s", p.PID, m.Path))
-	if p.parent != 0 {
-		c = append(c, fmt.Sprintf("/proc/%d/root%s", p.parent, m.Path))
+	c = append(c, source{pid: p.PID, root: p.root})
+	if p.root == (rootID{}) {
+		return c
 	}
-	return append(c, m.Path)
+	if p.parent != 0 && rootOf(p.parent) == p.root {
+		c = append(c, source{pid: p.parent, root: p.root})
+	}
+	if p.root == p.s.ownRootID() {
+		c = append(c, source{pid: 0, root: p.root})
+	}
+	return c
 }
 
 // Lookup finds the mapping holding the runtime address addr and the frames
@@ -169,7 +193,7 @@ func (p *Process) candidates(m *Mapping) []string {
 func (p *Process) Lookup(addr uint64) (m *Mapping, frames []Frame) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mm, vaddr, ok := p.resolve(addr)
+	mm, b, vaddr, ok := p.resolve(addr)
 	if mm == nil {
 		return nil, nil
 	}
@@ -178,7 +202,7 @@ func (p *Process) Lookup(addr uint64) (m *Mapping, frames []Frame) {
 	}
 	frames, cached := p.frames[addr]
 	if !cached {
-		frames = mm.bin.frames(vaddr)
+		frames = b.frames(vaddr)
 		if p.frames == nil {
 			p.frames = make(map[uint64][]Frame)
 		}
@@ -196,13 +220,13 @@ func (p *Process) Lookup(addr uint64) (m *Mapping, frames []Frame) {
 func (p *Process) ReturnAddressAtSP(addr uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m, vaddr, ok := p.resolve(addr)
-	if !ok || m.bin.gotab == nil {
+	_, b, vaddr, ok := p.resolve(addr)
+	if !ok || b.gotab == nil {
 		return false
 	}
 	v, cached := p.frameless[addr]
 	if !cached {
-		v = m.bin.gotab.frameless(vaddr)
+		v = b.gotab.frameless(vaddr)
 		if p.frameless == nil {
 			p.frameless = make(map[uint64]bool)
 		}
@@ -220,11 +244,11 @@ func (p *Process) ReturnAddressAtSP(addr uint64) bool {
 func (p *Process) CallsInto(ret, pc uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m, vaddr, ok := p.resolve(pc)
+	_, b, vaddr, ok := p.resolve(pc)
 	if !ok || ret < 5 {
 		return false
 	}
-	start, ok := m.bin.funcStart(vaddr)
+	start, ok := b.funcStart(vaddr)
 	if !ok {
 		return false
 	}
@@ -248,12 +272,16 @@ func (p *Process) CallsInto(ret, pc uint64) bool {
 // the target of a CALL rel32, or 0 for another instruction. ok is false when
 // the file cannot be read. p.mu must be held.
 func (p *Process) readCallTarget(ret uint64) (target uint64, ok bool) {
-	m, _, _ := p.resolve(ret - 5)
-	if m == nil || ret > m.Limit || m.bin == nil || m.bin.file == nil {
+	m, b, _, _ := p.resolve(ret - 5)
+	if m == nil || ret > m.Limit || b == nil {
+		return 0, false
+	}
+	f := p.s.file(p, &m.Mapping, b)
+	if f == nil {
 		return 0, false
 	}
 	var insn [5]byte
-	if _, err := m.bin.file.ReadAt(insn[:], int64(ret-5-m.Start+m.Offset)); err != nil {
+	if _, err := f.ReadAt(insn[:], int64(ret-5-m.Start+m.Offset)); err != nil {
 		return 0, false
 	}
 	if insn[0] != 0xe8 {
@@ -263,30 +291,36 @@ func (p *Process) readCallTarget(ret uint64) (target uint64, ok bool) {
 	return uint64(int64(ret) + int64(rel)), true
 }
 
-// resolve finds the mapping of addr, loading its binary on first use, and
-// the link-time address addr corresponds to in it; ok says the binary is
-// loaded and holds addr. p.mu must be held.
-func (p *Process) resolve(addr uint64) (m *mapping, vaddr uint64, ok bool) {
+// resolve finds the mapping of addr and its binary, loading the binary on
+// first use (or again, once the cache dropped it), and the link-time
+// address addr corresponds to in it; ok says the binary is loaded and holds
+// addr. p.mu must be held.
+func (p *Process) resolve(addr uint64) (m *mapping, b *binaryFile, vaddr uint64, ok bool) {
 	i := sort.Search(len(p.maps), func(i int) bool { return p.maps[i].Limit > addr })
 	if i == len(p.maps) || addr < p.maps[i].Start {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
 	m = p.maps[i]
-	if m.bin == nil && (m.File() || m.Path == vdsoPath) {
-		if now := time.Now(); !now.Before(m.retry) {
+	if m.bin != nil {
+		b = m.bin.b.Load()
+	}
+	if b == nil && (m.File() || m.Path == vdsoPath) {
+		if now := time.Now(); m.had || !now.Before(m.retry) {
 			n := *m
-			if b, err := p.s.binary(p, &m.Mapping); err != nil {
-				n.retry = now.Add(retryOpen)
+			var err error
+			if b, err = p.s.binary(p, &m.Mapping); err != nil {
+				n.bin, n.had, n.retry = nil, false, now.Add(retryOpen)
 			} else {
-				n.bin, n.BuildID = b, b.buildID
+				n.bin, n.had, n.BuildID = b.ref, true, b.buildID
 			}
 			m = &n
 			p.maps[i] = m
 		}
 	}
-	if m.bin == nil {
-		return m, 0, false
+	if b == nil {
+		return m, nil, 0, false
 	}
-	vaddr, ok = m.bin.fileToVaddr(addr - m.Start + m.Offset)
-	return m, vaddr, ok
+	p.s.touch(b)
+	vaddr, ok = b.fileToVaddr(addr - m.Start + m.Offset)
+	return m, b, vaddr, ok
 }

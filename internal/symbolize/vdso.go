@@ -50,7 +50,7 @@ func readVDSO() vdsoImage {
 		if _, err := mem.ReadAt(buf, int64(m.Start)); err != nil {
 			return vdsoImage{err: fmt.Errorf("symbolize: reading our [vdso]: %w", err)}
 		}
-		b, err := openBinary(bytes.NewReader(buf), "")
+		b, err := openBinary(bytes.NewReader(buf), int64(len(buf)), nil)
 		if err != nil {
 			return vdsoImage{err: fmt.Errorf("symbolize: parsing our [vdso]: %w", err)}
 		}

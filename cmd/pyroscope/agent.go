@@ -5,14 +5,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/discover"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/symbolize"
 )
 
 const agentUsage = `Usage: pyroscope agent [flags]
@@ -200,7 +203,7 @@ func runAgent(args []string, io *stdio) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
-	sampler, err := perf.AttachSystem(perf.SystemOptions{Frequency: a.sampleRate})
+	sampler, err := perf.AttachSystem(perf.SystemOptions{Frequency: a.sampleRate, OnProblem: symbolizeProblem(log)})
 	if err != nil {
 		dst.close(nil)
 		return fail(io, "agent", attachSystemError(err))
@@ -333,6 +336,22 @@ func warnUnknownUnits(log *logger, err error) {
 	}
 	for _, e := range errs {
 		log.Warnf("%v; it is profiled if it starts later", trimDiscover(e))
+	}
+}
+
+// symbolizeProblem logs a file of a target that cannot be symbolized, once
+// per file and cause (the symbolizer remembers which it said): at warn when
+// the agent was refused (no right, a link out of the target's root, a file
+// over a limit), which an operator can act on; at debug otherwise (a JIT's
+// memory file is no ELF).
+func symbolizeProblem(log *logger) func(error) {
+	return func(err error) {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, symbolize.ErrLimit) ||
+			errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EXDEV) {
+			log.Warnf("%v: its samples stay unsymbolized", err)
+			return
+		}
+		log.Debugf("%v: its samples stay unsymbolized", err)
 	}
 }
 

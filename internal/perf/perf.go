@@ -74,6 +74,10 @@ type Options struct {
 	PID       int  // target process; all its threads, including threads created after attach
 	Children  bool // also follow child processes (the process tree) created after attach
 	Frequency int  // Hz, DefaultFrequency when 0
+	// OnProblem, when set, is told of each file of the target that cannot
+	// be symbolized (unreadable, over a limit, a link out of the target's
+	// root), once per file and cause; see symbolize.Symbolizer.OnProblem.
+	OnProblem func(error)
 }
 
 // Stats are counters since Attach.
@@ -181,7 +185,7 @@ func Attach(opts Options) (*Sampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := newSampler(eventConfig{freq: opts.Frequency, children: opts.Children, inheritThread: true})
+	s := newSampler(eventConfig{freq: opts.Frequency, children: opts.Children, inheritThread: true}, opts.OnProblem)
 	s.opts = opts
 	if err := s.openAll(cpus); err != nil {
 		s.release()
@@ -196,12 +200,14 @@ func Attach(opts Options) (*Sampler, error) {
 }
 
 // newSampler returns a Sampler with no events yet.
-func newSampler(cfg eventConfig) *Sampler {
+func newSampler(cfg eventConfig, onProblem func(error)) *Sampler {
+	sym := symbolize.New()
+	sym.OnProblem = onProblem
 	return &Sampler{
 		periodNs: int64(time.Second) / int64(cfg.freq),
 		cfg:      cfg,
 		wakeFd:   -1,
-		sym:      symbolize.New(),
+		sym:      sym,
 		stacks:   make(map[stackKey]int64),
 		procs:    make(map[int]*process),
 		threads:  make(map[int]map[int]bool),

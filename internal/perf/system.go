@@ -12,6 +12,9 @@ import (
 // SystemOptions say how to sample every CPU of the machine.
 type SystemOptions struct {
 	Frequency int // Hz, DefaultFrequency when 0
+	// OnProblem, when set, is told of each file of a process that cannot
+	// be symbolized, once per file and cause, as Options.OnProblem.
+	OnProblem func(error)
 }
 
 // AttachSystem samples every task on every online CPU (CPUs brought online
@@ -37,7 +40,7 @@ func AttachSystem(opts SystemOptions) (*Sampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := newSampler(eventConfig{freq: opts.Frequency, system: true})
+	s := newSampler(eventConfig{freq: opts.Frequency, system: true}, opts.OnProblem)
 	for i, cpu := range cpus {
 		fd, err := s.cfg.open(-1, cpu, i == 0)
 		if err != nil {

@@ -82,9 +82,7 @@ func newAgentWindows(s *perf.Sampler, dst *destination, g *seriesGrouper, log *l
 
 // cut ends the current windows at until and queues them.
 func (c *agentWindows) cut(until time.Time) {
-	groups, err := c.s.ProfileGroups(c.from, until, func(t perf.Task) (string, bool) {
-		return c.groups.group(t.PID, t.Comm, t.Cgroup)
-	})
+	groups, err := c.s.ProfileGroups(c.from, until, c.groups.group)
 	if err != nil {
 		c.log.Errorf("cutting the CPU windows: %v", err)
 		return

@@ -2,10 +2,12 @@ package main
 
 import (
 	"maps"
+	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/discover"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 )
 
@@ -101,8 +103,11 @@ func (g *seriesGrouper) seriesOf(key string) (agentSeries, bool) {
 
 // group returns the key of the series the task's samples go to, and false
 // when the task is not profiled. PID 0 is the CPUs' idle tasks, which
-// are no one's work.
-func (g *seriesGrouper) group(pid int, comm string, cgroup uint64) (string, bool) {
+// are no one's work. Outside any unit or container the service is the
+// executable's name (exe's base name: comm is cut at 15 bytes, so
+// kube-controller-manager would be kube-controller), else comm.
+func (g *seriesGrouper) group(t perf.Task) (string, bool) {
+	pid, comm, cgroup := t.PID, t.Comm, t.Cgroup
 	if pid <= 0 {
 		return "", false
 	}
@@ -120,6 +125,8 @@ func (g *seriesGrouper) group(pid int, comm string, cgroup uint64) (string, bool
 	switch {
 	case g.app != "":
 		app = g.app
+	case app == "" && t.Exe != "":
+		app = filepath.Base(t.Exe)
 	case app == "":
 		app = comm
 	}

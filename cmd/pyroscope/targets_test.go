@@ -13,6 +13,7 @@ import (
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/discover"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/discover/discovertest"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 )
 
 // writableCgroups are this machine's cgroup mounts, or the test is skipped
@@ -62,7 +63,7 @@ type grouperCase struct {
 func checkGroups(t *testing.T, g *seriesGrouper, cases map[string]grouperCase) {
 	t.Helper()
 	for name, c := range cases {
-		key, ok := g.group(c.pid, c.comm, c.id)
+		key, ok := g.group(perf.Task{PID: c.pid, Comm: c.comm, Cgroup: c.id})
 		if ok != (c.want != nil) {
 			t.Errorf("%s: profiled %v, want %v (key %q)", name, ok, c.want != nil, key)
 			continue
@@ -117,11 +118,16 @@ func TestSeriesOfUnitsAndTheWholeNode(t *testing.T) {
 		"a name ingest cannot take": {inOther, "Web Content", cgroupID(t, otherDir),
 			&agentSeries{"Web_Content", map[string]string{"node": "n1", "comm": "Web Content"}}},
 	})
+	// The kernel cuts comm at 15 bytes: the service is the executable's name.
+	key, _ := whole.group(perf.Task{PID: inOther, Comm: "kube-controller", Exe: "/usr/local/bin/kube-controller-manager", Cgroup: cgroupID(t, otherDir)})
+	if s, _ := whole.seriesOf(key); s.app != "kube-controller-manager" || s.labels["comm"] != "kube-controller" {
+		t.Errorf("a cut command name: series %+v, want service kube-controller-manager with comm kube-controller", s)
+	}
 	// Answers not asked for in forgetAfter windows are forgotten; those
 	// asked for stay.
 	for range forgetAfter + 1 {
 		g.startWindow()
-		g.group(inUnit, "sleep", cgroupID(t, unitDir))
+		g.group(perf.Task{PID: inUnit, Comm: "sleep", Cgroup: cgroupID(t, unitDir)})
 	}
 	if _, kept := g.byID[cgroupID(t, unitDir)]; !kept || len(g.byID) != 1 {
 		t.Errorf("after %d windows the grouper holds %d answers (the unit's kept: %v), want the unit's only", forgetAfter+1, len(g.byID), kept)

@@ -16,15 +16,15 @@ import (
 // Heap collects the heap profile: allocations (alloc_*) as the change over
 // each window, live memory (inuse_*) as a snapshot at the window's end.
 type Heap struct {
-	columns []int // indexes into [alloc_objects, alloc_space, inuse_objects, inuse_space]
-	inuse   bool  // an inuse_* column is written
-	header  pprofenc.Header
+	// parts are the profiles one reading is written as: one, or with
+	// HeapOptions.SeparateLive the allocations and then the live memory.
+	parts []heapPart
+	inuse bool // an inuse_* column is written
+	live  heapLivePending
 
 	table  *delta.Table
-	enc    *pprofenc.Builder
 	recs   []memRecord
 	all    [4]int64
-	values []int64
 	labels []pprofenc.Label
 	locs   []uint32 // scratch for a new entry's location IDs
 
@@ -32,18 +32,34 @@ type Heap struct {
 	gc    *heapGC
 }
 
+// A heapPart is one profile of a heap reading: the columns it writes and
+// its encoder, which shares the collector's Symbols with the other part.
+type heapPart struct {
+	columns []int // indexes into [alloc_objects, alloc_space, inuse_objects, inuse_space]
+	header  pprofenc.Header
+	enc     *pprofenc.Builder
+	values  []int64
+}
+
 // NewHeap returns a heap collector whose first window holds only what is
 // allocated from now on. Unless DisableGCRuns is set it runs a GC first, so
 // that allocations made before it are published and left out.
 func NewHeap(opts HeapOptions) *Heap {
-	h := &Heap{
-		table: delta.NewTable(keepWindows),
-		enc:   pprofenc.NewBuilder(pprofenc.NewSymbols(readMappings())),
+	h := &Heap{table: delta.NewTable(keepWindows)}
+	sym := pprofenc.NewSymbols(readMappings())
+	columns, types := pickColumns(opts.SampleTypes, heapTypes[:])
+	for _, cut := range heapParts(columns, opts.SeparateLive) {
+		h.parts = append(h.parts, heapPart{
+			columns: columns[cut[0]:cut[1]],
+			header: pprofenc.Header{
+				SampleTypes: types[cut[0]:cut[1]],
+				PeriodType:  pprofenc.ValueType{Type: "space", Unit: "bytes"},
+			},
+			enc:    pprofenc.NewBuilder(sym),
+			values: make([]int64, cut[1]-cut[0]),
+		})
 	}
-	h.columns, h.header.SampleTypes = pickColumns(opts.SampleTypes, heapTypes[:])
-	h.values = make([]int64, len(h.columns))
-	h.inuse = h.columns[len(h.columns)-1] >= 2
-	h.header.PeriodType = pprofenc.ValueType{Type: "space", Unit: "bytes"}
+	h.inuse = columns[len(columns)-1] >= 2
 	h.gc = newHeapGC(opts.DisableGCRuns)
 	rate := int64(runtime.MemProfileRate)
 	h.recs = readMem(h.recs)
@@ -63,13 +79,17 @@ func NewHeap(opts HeapOptions) *Heap {
 // Collect writes the heap profile of [from, until). It forces a GC first
 // unless DisableGCRuns is set or a GC already completed in the window.
 func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
+	h.live.reset()
 	h.gc.beforeRead()
 
 	rate := int64(runtime.MemProfileRate)
 	h.recs = readMem(h.recs)
-	h.header.Period = rate
-	h.header.TimeNanos, h.header.DurationNanos = stamp(h.columns[0] >= 2, from, until)
-	h.enc.Begin(h.header)
+	for i := range h.parts {
+		part := &h.parts[i]
+		part.header.Period = rate
+		part.header.TimeNanos, part.header.DurationNanos = stamp(part.columns[0] >= 2, from, until)
+		part.enc.Begin(part.header)
+	}
 	if n := len(h.recs) - h.table.Len(); h.inuse && n > h.table.Len() {
 		// Every stack with live memory is written, so on a first reading
 		// most records make an entry: size the table for them at once.
@@ -79,7 +99,7 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		}
 		h.table.Reserve(n, 0, words)
 	}
-	sym := h.enc.Symbols()
+	sym := h.parts[0].enc.Symbols()
 	// Samples are written in the runtime's order, newest first: on the
 	// idle-rich benchmark's heap profile that gzips 2% smaller than
 	// oldest first.
@@ -103,21 +123,43 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		}
 		d := e.Delta(delta.Values{objects, bytes})
 		h.all[0], h.all[1] = d[0], d[1]
-		nonzero := false
-		for j, c := range h.columns {
-			h.values[j] = h.all[c]
-			nonzero = nonzero || h.all[c] != 0
+		touched := false
+		for j := range h.parts {
+			part := &h.parts[j]
+			nonzero := false
+			for k, c := range part.columns {
+				part.values[k] = h.all[c]
+				nonzero = nonzero || h.all[c] != 0
+			}
+			if !nonzero {
+				continue
+			}
+			if !touched {
+				touched = true
+				h.table.Touch(e)
+				h.labels = append(h.labels[:0], pprofenc.Label{Key: "bytes", Num: size})
+			}
+			part.enc.Sample(h.table.Locs(e), part.values, h.labels)
 		}
-		if !nonzero {
-			continue
-		}
-		h.table.Touch(e)
-		h.labels = append(h.labels[:0], pprofenc.Label{Key: "bytes", Num: size})
-		h.enc.Sample(h.table.Locs(e), h.values, h.labels)
 	}
 	h.table.EndWindow()
-	if err := h.enc.Finish(w); err != nil {
+	if err := h.parts[0].enc.Finish(w); err != nil {
 		return fmt.Errorf("heap profile: %w", err)
+	}
+	if len(h.parts) > 1 {
+		h.live.set(from, until)
+	}
+	return nil
+}
+
+// collectLive writes the live part of the reading the latest Collect made,
+// which must be of the window [from, until).
+func (h *Heap) collectLive(w io.Writer, from, until time.Time) error {
+	if err := h.live.take(from, until); err != nil {
+		return err
+	}
+	if err := h.parts[1].enc.Finish(w); err != nil {
+		return fmt.Errorf("live heap profile: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/symbolize"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Profile writes the samples taken since the previous call (or Attach) as a
@@ -36,6 +37,12 @@ func (s *Sampler) Profile(w io.Writer, from, until time.Time) error {
 		return fmt.Errorf("perf: writing profile: %w", err)
 	}
 	return nil
+}
+
+// SampleTypes describes the sample types Profile writes, in order: samples
+// taken and CPU time, both changes over the window.
+func (s *Sampler) SampleTypes() []window.SampleType {
+	return []window.SampleType{{Name: "samples"}, {Name: "cpu"}}
 }
 
 // A profileBuilder interns locations, functions and mappings into one profile.

@@ -65,7 +65,7 @@ func TestBackendsSendTheProducersBytes(t *testing.T) {
 	leakCheck(t)
 	from := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	windows := []window.Window{
-		{App: "app", Name: window.KindCPU, From: from, Until: from.Add(10 * time.Second), Data: proftest.CPUProfile(t),
+		{App: "app", Name: window.KindCPU, From: from, Until: from.Add(10 * time.Second), Data: proftest.CPUProfile(t, from, from.Add(10*time.Second)),
 			SampleTypes: []window.SampleType{{Name: "samples"}, {Name: "cpu"}}},
 		{App: "app", Name: window.KindHeap, From: from, Until: from.Add(10 * time.Second), Data: runtimeProfile(t, "heap"),
 			SampleTypes: []window.SampleType{{Name: "alloc_objects"}, {Name: "alloc_space"}, {Name: "inuse_objects", Snapshot: true}, {Name: "inuse_space", Snapshot: true}}},

@@ -9,9 +9,9 @@ import "time"
 // block_duration), so one window of a family counts once for each of its
 // types that was asked for. Sent to Parca, which takes a profile as either
 // a change or a snapshot, the heap travels as two windows, allocations
-// (alloc_*) and live memory (inuse_*), each counting for its own types:
-// Collected still counts each type once per window cut, and Uploaded and
-// Dropped count the heap's two windows.
+// (alloc_*) and live memory (inuse_*), each counting for its own types: the
+// maps still count each type once per cut, while Uploaded and Dropped,
+// which count windows, count both.
 type Stats struct {
 	// Collected counts the windows collected, per profile type.
 	Collected map[ProfileType]int64

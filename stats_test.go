@@ -78,20 +78,13 @@ func TestStatsCountTheHeapSentApart(t *testing.T) {
 		{"refused", false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := proftest.NewH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if !tc.accept {
 					http.Error(w, "no such project", http.StatusBadRequest)
 					return
 				}
-				w.Header().Set("Content-Type", "application/grpc")
-				w.Header().Set("Trailer", "Grpc-Status")
-				w.Write([]byte{0, 0, 0, 0, 0}) // an empty WriteRawResponse
-				w.Header().Set("Grpc-Status", "0")
+				proftest.WriteGRPCOK(w)
 			}))
-			srv.Config.Protocols = new(http.Protocols)
-			srv.Config.Protocols.SetUnencryptedHTTP2(true)
-			srv.Start()
-			defer srv.Close()
 			clk := clocktest.NewFake()
 			p, err := start(Config{
 				ApplicationName: "app", ServerAddress: srv.URL, Protocol: "parca", Logger: discardLogger{},

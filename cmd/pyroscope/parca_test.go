@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 )
 
@@ -36,11 +37,7 @@ type parcaServer struct {
 
 func newParcaServer(t *testing.T) *parcaServer {
 	s := &parcaServer{t: t}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Config.Protocols = new(http.Protocols)
-	s.Config.Protocols.SetUnencryptedHTTP2(true)
-	s.Start()
-	t.Cleanup(s.Close)
+	s.Server = proftest.NewH2CServer(t, http.HandlerFunc(s.serve))
 	return s
 }
 
@@ -79,10 +76,7 @@ func (s *parcaServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.got = append(s.got, got...)
 	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/grpc")
-	w.Header().Set("Trailer", "Grpc-Status")
-	w.Write([]byte{0, 0, 0, 0, 0}) // an empty WriteRawResponse
-	w.Header().Set("Grpc-Status", "0")
+	proftest.WriteGRPCOK(w)
 }
 
 func (s *parcaServer) received() []parcaProfile {

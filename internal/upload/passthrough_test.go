@@ -39,14 +39,6 @@ func (s *recordingServer) all() []byte {
 	return bytes.Join(s.bodies, nil)
 }
 
-// grpcOK answers a gRPC call with an empty message and status 0.
-func grpcOK(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/grpc")
-	w.Header().Set("Trailer", "Grpc-Status")
-	w.Write([]byte{0, 0, 0, 0, 0})
-	w.Header().Set("Grpc-Status", "0")
-}
-
 // runtimeProfile is runtime/pprof's own profile of the given name.
 func runtimeProfile(t *testing.T, name string) []byte {
 	t.Helper()
@@ -72,52 +64,44 @@ func TestBackendsSendTheProducersBytes(t *testing.T) {
 		{App: "app", Name: window.KindGoroutines, From: from, Until: from.Add(10 * time.Second), Data: runtimeProfile(t, "goroutine"),
 			SampleTypes: []window.SampleType{{Name: "goroutine", Snapshot: true}}},
 	}
-	h2c := func(h http.Handler) *httptest.Server {
-		srv := httptest.NewUnstartedServer(h)
-		srv.Config.Protocols = new(http.Protocols)
-		srv.Config.Protocols.SetUnencryptedHTTP2(true)
-		srv.Start()
-		return srv
+	// Each HTTP backend is opened on a server that records its requests.
+	overHTTP := func(h2c bool, answer func(http.ResponseWriter), open func(url string) (Backend, error)) func(t *testing.T) (Backend, func() []byte) {
+		return func(t *testing.T) (Backend, func() []byte) {
+			var rec recordingServer
+			var srv *httptest.Server
+			if h2c {
+				srv = proftest.NewH2CServer(t, rec.serve(answer))
+			} else {
+				srv = httptest.NewServer(rec.serve(answer))
+				t.Cleanup(srv.Close)
+			}
+			b, err := open(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, ok := b.(io.Closer); ok {
+				t.Cleanup(func() { c.Close() })
+			}
+			return b, rec.all
+		}
 	}
 	tests := []struct {
 		name string
 		open func(t *testing.T) (Backend, func() []byte)
 	}{
-		{"ingest", func(t *testing.T) (Backend, func() []byte) {
-			var rec recordingServer
-			srv := httptest.NewServer(rec.serve(func(http.ResponseWriter) {}))
-			t.Cleanup(srv.Close)
-			b, err := NewIngest(srv.URL, nil, plainClient(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b, rec.all
-		}},
-		{"push", func(t *testing.T) (Backend, func() []byte) {
-			var rec recordingServer
-			srv := httptest.NewServer(rec.serve(func(w http.ResponseWriter) { w.Header().Set("Content-Type", "application/proto") }))
-			t.Cleanup(srv.Close)
-			b, err := NewPush(srv.URL, nil, plainClient(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b, rec.all
-		}},
-		{"parca", func(t *testing.T) (Backend, func() []byte) {
-			var rec recordingServer
-			srv := h2c(rec.serve(grpcOK))
-			t.Cleanup(srv.Close)
+		{"ingest", overHTTP(false, func(http.ResponseWriter) {}, func(url string) (Backend, error) {
+			return NewIngest(url, nil, plainClient(t))
+		})},
+		{"push", overHTTP(false, func(w http.ResponseWriter) { w.Header().Set("Content-Type", "application/proto") }, func(url string) (Backend, error) {
+			return NewPush(url, nil, plainClient(t))
+		})},
+		{"parca", overHTTP(true, proftest.WriteGRPCOK, func(url string) (Backend, error) {
 			client, err := NewHTTPClient(TransportOptions{HTTP2: true}, nil)
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
-			b, err := NewParca(srv.URL, nil, client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			return b, rec.all
-		}},
+			return NewParca(url, nil, client)
+		})},
 		{"dir", func(t *testing.T) (Backend, func() []byte) {
 			dir := t.TempDir()
 			b, err := NewDir("file://" + dir)

@@ -16,15 +16,19 @@ import (
 // Heap collects the heap profile: allocations (alloc_*) as the change over
 // each window, live memory (inuse_*) as a snapshot at the window's end.
 type Heap struct {
+	columns []int // indexes into [alloc_objects, alloc_space, inuse_objects, inuse_space]
+	inuse   bool  // an inuse_* column is written
 	// parts are the profiles one reading is written as: one, or with
-	// HeapOptions.SeparateLive the allocations and then the live memory.
+	// HeapOptions.SeparateLive the allocations and then the live memory,
+	// which write columns[:split] and columns[split:].
 	parts []heapPart
-	inuse bool // an inuse_* column is written
+	split int
 	live  heapLivePending
 
 	table  *delta.Table
 	recs   []memRecord
 	all    [4]int64
+	values []int64
 	labels []pprofenc.Label
 	locs   []uint32 // scratch for a new entry's location IDs
 
@@ -32,13 +36,12 @@ type Heap struct {
 	gc    *heapGC
 }
 
-// A heapPart is one profile of a heap reading: the columns it writes and
-// its encoder, which shares the collector's Symbols with the other part.
+// A heapPart is one profile of a heap reading: its header and its encoder,
+// which shares the collector's Symbols with the other part.
 type heapPart struct {
-	columns []int // indexes into [alloc_objects, alloc_space, inuse_objects, inuse_space]
-	header  pprofenc.Header
-	enc     *pprofenc.Builder
-	values  []int64
+	header pprofenc.Header
+	enc    *pprofenc.Builder
+	live   bool // of live memory only: a snapshot
 }
 
 // NewHeap returns a heap collector whose first window holds only what is
@@ -48,17 +51,19 @@ func NewHeap(opts HeapOptions) *Heap {
 	h := &Heap{table: delta.NewTable(keepWindows)}
 	sym := pprofenc.NewSymbols(readMappings())
 	columns, types := pickColumns(opts.SampleTypes, heapTypes[:])
-	for _, cut := range heapParts(columns, opts.SeparateLive) {
+	cuts := heapParts(columns, opts.SeparateLive)
+	for _, cut := range cuts {
 		h.parts = append(h.parts, heapPart{
-			columns: columns[cut[0]:cut[1]],
 			header: pprofenc.Header{
 				SampleTypes: types[cut[0]:cut[1]],
 				PeriodType:  pprofenc.ValueType{Type: "space", Unit: "bytes"},
 			},
-			enc:    pprofenc.NewBuilder(sym),
-			values: make([]int64, cut[1]-cut[0]),
+			enc:  pprofenc.NewBuilder(sym),
+			live: columns[cut[0]] >= 2,
 		})
 	}
+	h.columns, h.split = columns, cuts[0][1]
+	h.values = make([]int64, len(columns))
 	h.inuse = columns[len(columns)-1] >= 2
 	h.gc = newHeapGC(opts.DisableGCRuns)
 	rate := int64(runtime.MemProfileRate)
@@ -87,7 +92,7 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 	for i := range h.parts {
 		part := &h.parts[i]
 		part.header.Period = rate
-		part.header.TimeNanos, part.header.DurationNanos = stamp(part.columns[0] >= 2, from, until)
+		part.header.TimeNanos, part.header.DurationNanos = stamp(part.live, from, until)
 		part.enc.Begin(part.header)
 	}
 	if n := len(h.recs) - h.table.Len(); h.inuse && n > h.table.Len() {
@@ -123,23 +128,30 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		}
 		d := e.Delta(delta.Values{objects, bytes})
 		h.all[0], h.all[1] = d[0], d[1]
-		touched := false
-		for j := range h.parts {
-			part := &h.parts[j]
-			nonzero := false
-			for k, c := range part.columns {
-				part.values[k] = h.all[c]
-				nonzero = nonzero || h.all[c] != 0
+		// Each part writes the record if it has a value other than 0 for
+		// it: allocations, live memory, or both in one profile.
+		first, second := false, false
+		for j, c := range h.columns {
+			h.values[j] = h.all[c]
+			if h.all[c] != 0 {
+				if j < h.split {
+					first = true
+				} else {
+					second = true
+				}
 			}
-			if !nonzero {
-				continue
-			}
-			if !touched {
-				touched = true
-				h.table.Touch(e)
-				h.labels = append(h.labels[:0], pprofenc.Label{Key: "bytes", Num: size})
-			}
-			part.enc.Sample(h.table.Locs(e), part.values, h.labels)
+		}
+		if !first && !second {
+			continue
+		}
+		h.table.Touch(e)
+		h.labels = append(h.labels[:0], pprofenc.Label{Key: "bytes", Num: size})
+		locs := h.table.Locs(e)
+		if first {
+			h.parts[0].enc.Sample(locs, h.values[:h.split], h.labels)
+		}
+		if second {
+			h.parts[1].enc.Sample(locs, h.values[h.split:], h.labels)
 		}
 	}
 	h.table.EndWindow()

@@ -53,7 +53,8 @@ type Profiler struct {
 }
 
 // sink is one collector, the family its windows are sent under and the
-// types asked for that its windows hold.
+// types asked for that its windows hold. A family has one sink, but the
+// heap sent to Parca has two: allocations and live memory.
 type sink struct {
 	name    string
 	types   []ProfileType
@@ -126,10 +127,20 @@ func newSinks(s *config.Settings) ([]sink, error) {
 		sinks = append(sinks, sink{name: window.KindCPU, types: []ProfileType{ProfileCPU}, c: c})
 	}
 	if heap := asked(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace); heap != nil {
-		sinks = append(sinks, sink{name: window.KindHeap, types: heap, c: collect.NewHeap(collect.HeapOptions{
+		h := collect.NewHeap(collect.HeapOptions{
 			SampleTypes:   sampleTypes(s, ProfileAllocObjects, ProfileAllocSpace, ProfileInuseObjects, ProfileInuseSpace),
 			DisableGCRuns: s.DisableGCRuns,
-		})})
+			// Parca takes a profile as a change over the window or as a
+			// snapshot at its end, never both: live memory goes apart.
+			SeparateLive: s.Protocol == config.ProtocolParca,
+		})
+		if live := h.Live(); live != nil {
+			sinks = append(sinks,
+				sink{name: window.KindHeap, types: asked(s, ProfileAllocObjects, ProfileAllocSpace), c: h},
+				sink{name: window.KindHeap, types: asked(s, ProfileInuseObjects, ProfileInuseSpace), c: live})
+		} else {
+			sinks = append(sinks, sink{name: window.KindHeap, types: heap, c: h})
+		}
 	}
 	if wants(s, ProfileGoroutines) {
 		sinks = append(sinks, sink{name: window.KindGoroutines, types: []ProfileType{ProfileGoroutines}, c: collect.NewGoroutines()})
@@ -241,6 +252,7 @@ func (p *Profiler) loop() {
 func (p *Profiler) cut() {
 	until := p.clock.Now()
 	ws := make([]window.Window, 0, len(p.sinks))
+	var collected []ProfileType
 	for i := range p.sinks {
 		k := &p.sinks[i]
 		data, err := p.collectOne(k, until)
@@ -253,13 +265,12 @@ func (p *Profiler) cut() {
 			w.SampleRate = p.s.SampleRate
 		}
 		ws = append(ws, w)
+		collected = append(collected, k.types...)
 	}
 	p.from = until
 	p.mu.Lock()
-	for _, w := range ws {
-		for _, t := range p.typesOf(w.Name) {
-			p.counts[t]++
-		}
+	for _, t := range collected {
+		p.counts[t]++
 	}
 	p.mu.Unlock()
 	p.dst.Push(nil, ws...)

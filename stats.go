@@ -4,10 +4,14 @@ import "time"
 
 // Stats are a Profiler's counters since Start, so that a program can check
 // that its profiles reach the server. The maps are keyed by the
-// ProfileTypes asked for. Types of one family travel in one profile (the
+// ProfileTypes asked for. Types of one family travel in one window (the
 // four heap types, mutex_count and mutex_duration, block_count and
 // block_duration), so one window of a family counts once for each of its
-// types that was asked for.
+// types that was asked for. Sent to Parca, which takes a profile as either
+// a change or a snapshot, the heap travels as two windows, allocations
+// (alloc_*) and live memory (inuse_*), each counting for its own types: the
+// maps still count each type once per cut, while Uploaded and Dropped,
+// which count windows, count both.
 type Stats struct {
 	// Collected counts the windows collected, per profile type.
 	Collected map[ProfileType]int64
@@ -46,9 +50,16 @@ func (p *Profiler) Stats() Stats {
 		Queued: d.Queued, QueuedBytes: d.QueuedBytes,
 		LastError: d.LastError, LastErrorAt: d.LastErrorAt, LastSuccess: d.LastSuccess,
 	}
-	for family, n := range d.DroppedByName {
-		for _, t := range p.typesOf(family) {
-			st.DroppedByType[t] += n
+	for _, k := range p.sinks {
+		// The sinks of one family hold different sample types: the
+		// windows dropped with k's first are k's.
+		if len(k.samples) == 0 {
+			continue
+		}
+		if n := d.DroppedBySampleType[k.name][k.samples[0].Name]; n > 0 {
+			for _, t := range k.types {
+				st.DroppedByType[t] += n
+			}
 		}
 	}
 	p.mu.Lock()
@@ -57,14 +68,4 @@ func (p *Profiler) Stats() Stats {
 	}
 	p.mu.Unlock()
 	return st
-}
-
-// typesOf is the types asked for that a window of family holds.
-func (p *Profiler) typesOf(family string) []ProfileType {
-	for _, k := range p.sinks {
-		if k.name == family {
-			return k.types
-		}
-	}
-	return nil
 }

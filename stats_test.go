@@ -65,6 +65,58 @@ func TestStatsDroppedPerProfileType(t *testing.T) {
 	}
 }
 
+// Sent to Parca, the heap travels as two windows, allocations and live
+// memory: each counts for its own types, once per window cut, delivered or
+// dropped.
+func TestStatsCountTheHeapSentApart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		accept bool
+		cuts   int64
+	}{
+		{"delivered", true, 3},
+		{"refused", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := proftest.NewH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !tc.accept {
+					http.Error(w, "no such project", http.StatusBadRequest)
+					return
+				}
+				proftest.WriteGRPCOK(w)
+			}))
+			clk := clocktest.NewFake()
+			p, err := start(Config{
+				ApplicationName: "app", ServerAddress: srv.URL, Protocol: "parca", Logger: discardLogger{},
+				ProfileTypes: []ProfileType{ProfileAllocSpace, ProfileInuseObjects, ProfileGoroutines},
+			}, env(), clk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.cuts == 3 {
+				clk.Tick(time.Second)
+				p.Flush(true)
+			}
+			stopErr := p.Stop()
+			if (stopErr == nil) != tc.accept {
+				t.Fatalf("Stop = %v", stopErr)
+			}
+			st := p.Stats()
+			want := map[ProfileType]int64{ProfileAllocSpace: tc.cuts, ProfileInuseObjects: tc.cuts, ProfileGoroutines: tc.cuts}
+			if fmt.Sprint(st.Collected) != fmt.Sprint(want) {
+				t.Errorf("Collected = %v, want %v", st.Collected, want)
+			}
+			windows := 3 * tc.cuts // allocations, live memory, goroutines
+			if tc.accept && (st.Uploaded != windows || st.Dropped != 0 || len(st.DroppedByType) != 0) {
+				t.Errorf("Uploaded %d, Dropped %d (%v); want %d windows delivered, none dropped", st.Uploaded, st.Dropped, st.DroppedByType, windows)
+			}
+			if !tc.accept && (st.Uploaded != 0 || st.Dropped != windows || fmt.Sprint(st.DroppedByType) != fmt.Sprint(want)) {
+				t.Errorf("Uploaded %d, Dropped %d, DroppedByType %v; want %d windows dropped, %v", st.Uploaded, st.Dropped, st.DroppedByType, windows, want)
+			}
+		})
+	}
+}
+
 type discardLogger struct{}
 
 func (discardLogger) Infof(string, ...any)  {}

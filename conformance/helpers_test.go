@@ -2,14 +2,15 @@ package conformance
 
 import (
 	"bytes"
-	"runtime"
-	"runtime/pprof"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/pprof/profile"
 	"go.uber.org/goleak"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/collect"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -34,69 +35,110 @@ func parkedInBackendTest(parked chan<- struct{}, release <-chan struct{}) {
 	<-release
 }
 
-// testWindows returns three windows as the SDK would cut them: a real
-// goroutine profile from the runtime (holding parkedInBackendTest), a real
-// heap profile, and a CPU profile built with runtime/pprof's sample types
-// but without time_nanos and duration_nanos, which the backends must add.
-func testWindows(t *testing.T) []window.Window {
+// heapWorkload holds what conformanceAlloc allocates, so that the heap
+// windows have live memory of their own besides allocations.
+var heapWorkload [][]byte
+
+//go:noinline
+func conformanceAlloc() {
+	for range 256 {
+		heapWorkload = append(heapWorkload, make([]byte, 64<<10))
+	}
+}
+
+// testWindows returns the windows the SDK's producers cut for one window
+// for protocol, split and stamped by them: a CPU profile shaped and stamped
+// as runtime/pprof writes one, the goroutine snapshot of the SDK's
+// collector (holding parkedInBackendTest), and the heap from the SDK's heap
+// collector, as one window of its four sample types or, for Parca, as a
+// window of allocations and one of live memory.
+func testWindows(t *testing.T, protocol string) []window.Window {
 	t.Helper()
 	parked, release := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() { parkedInBackendTest(parked, release); close(done) }()
 	<-parked
 	var goroutines bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&goroutines, 0); err != nil {
+	g := collect.NewGoroutines()
+	if err := g.Collect(&goroutines, testFrom, testUntil); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
 	<-done
 
-	runtime.GC()
-	var heap bytes.Buffer
-	if err := pprof.Lookup("heap").WriteTo(&heap, 0); err != nil {
-		t.Fatal(err)
+	heap := collect.NewHeap(collect.HeapOptions{SeparateLive: protocol == config.ProtocolParca})
+	conformanceAlloc()
+	heapParts := []collect.Collector{heap}
+	if live := heap.Live(); live != nil {
+		heapParts = append(heapParts, live)
 	}
 
-	// The sample types as runtime/pprof writes them; live heap and
-	// goroutines are snapshots, as the SDK's collectors say.
 	tags := map[string]string{"env": "test", "region": "eu_west"}
-	return []window.Window{
-		{App: "checkout.api", Tags: tags, Name: window.KindCPU, From: testFrom, Until: testUntil, Data: proftest.CPUProfile(t), SampleRate: 100,
+	ws := []window.Window{
+		{App: "checkout.api", Tags: tags, Name: window.KindCPU, From: testFrom, Until: testUntil, Data: proftest.CPUProfile(t, testFrom, testUntil), SampleRate: 100,
 			SampleTypes: []window.SampleType{{Name: "samples"}, {Name: "cpu"}}},
 		{App: "checkout.api", Tags: tags, Name: window.KindGoroutines, From: testFrom, Until: testUntil, Data: goroutines.Bytes(),
-			SampleTypes: []window.SampleType{{Name: "goroutine", Snapshot: true}}},
-		{App: "checkout.api", Tags: tags, Name: window.KindHeap, From: testFrom, Until: testUntil, Data: heap.Bytes(),
-			SampleTypes: []window.SampleType{{Name: "alloc_objects"}, {Name: "alloc_space"}, {Name: "inuse_objects", Snapshot: true}, {Name: "inuse_space", Snapshot: true}}},
+			SampleTypes: g.SampleTypes()},
 	}
+	for _, c := range heapParts {
+		var b bytes.Buffer
+		if err := c.Collect(&b, testFrom, testUntil); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, window.Window{App: "checkout.api", Tags: tags, Name: window.KindHeap, From: testFrom, Until: testUntil, Data: b.Bytes(),
+			SampleTypes: c.SampleTypes()})
+	}
+	return ws
 }
 
-// checkReceivedProfile parses raw as pprof and checks what the window it was
-// sent for promises: its functions, and a timestamp and duration.
-func checkReceivedProfile(t *testing.T, kind string, raw []byte) {
+// checkReceivedProfile checks the profile a server received for window w:
+// the producer's bytes as they are, stamped as the producer stamps (a
+// change with the window's start and length, a profile of snapshots only
+// at its end with no duration), holding what the window promises.
+func checkReceivedProfile(t *testing.T, w window.Window, raw []byte) {
 	t.Helper()
+	if !bytes.Equal(raw, w.Data) {
+		t.Errorf("%s %v: the server received %d bytes that differ from the window's %d: a backend rewrote the profile", w.Name, w.SampleTypes, len(raw), len(w.Data))
+	}
 	p, err := profile.ParseData(raw)
 	if err != nil {
-		t.Fatalf("%s: received bytes do not parse as pprof: %v", kind, err)
+		t.Fatalf("%s: received bytes do not parse as pprof: %v", w.Name, err)
 	}
-	if p.TimeNanos == 0 || p.DurationNanos == 0 {
-		t.Errorf("%s: time_nanos=%d duration_nanos=%d, want both non-zero", kind, p.TimeNanos, p.DurationNanos)
+	snapshots := 0
+	for i, st := range w.SampleTypes {
+		if i >= len(p.SampleType) || p.SampleType[i].Type != st.Name {
+			t.Errorf("%s: the profile's sample types %v, the window says %v", w.Name, p.SampleType, w.SampleTypes)
+			break
+		}
+		if st.Snapshot {
+			snapshots++
+		}
 	}
-	switch kind {
+	wantTime, wantDuration := w.From.UnixNano(), w.Until.Sub(w.From).Nanoseconds()
+	if snapshots == len(w.SampleTypes) {
+		wantTime, wantDuration = w.Until.UnixNano(), 0
+		for _, s := range p.Sample {
+			if !slices.ContainsFunc(s.Value, func(v int64) bool { return v != 0 }) {
+				t.Errorf("%s snapshot: a sample with only zeros was kept", w.Name)
+				break
+			}
+		}
+	}
+	if p.TimeNanos != wantTime || p.DurationNanos != wantDuration {
+		t.Errorf("%s %v: time_nanos=%d duration_nanos=%d, want %d and %d", w.Name, w.SampleTypes, p.TimeNanos, p.DurationNanos, wantTime, wantDuration)
+	}
+	switch w.Name {
 	case window.KindCPU:
 		if !proftest.HasFunction(p, proftest.CPUFunction) || p.Sample[0].Value[1] != 300_000_000 {
 			t.Errorf("cpu: want %s with 300ms, got\n%v", proftest.CPUFunction, p)
-		}
-		if p.TimeNanos != testFrom.UnixNano() || p.DurationNanos != int64(testUntil.Sub(testFrom)) {
-			t.Errorf("cpu: time_nanos=%d duration_nanos=%d, want the window's %d and %d",
-				p.TimeNanos, p.DurationNanos, testFrom.UnixNano(), testUntil.Sub(testFrom))
 		}
 	case window.KindGoroutines:
 		if !proftest.HasFunction(p, "parkedInBackendTest") {
 			t.Errorf("goroutines: no stack holds parkedInBackendTest")
 		}
 	case window.KindHeap:
-		if len(p.SampleType) != 4 || p.SampleType[0].Type != "alloc_objects" {
-			t.Errorf("heap: sample types %v, want runtime/pprof's four", p.SampleType)
+		if !proftest.HasFunction(p, "conformanceAlloc") {
+			t.Errorf("heap %v: no stack holds conformanceAlloc", w.SampleTypes)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,13 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +37,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
-	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/upload"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -291,7 +287,7 @@ func newTestParca(t *testing.T, address string, creds *upload.Credentials, tlsCo
 
 func TestParcaWriteRaw(t *testing.T) {
 	verifyNoLeaks(t)
-	windows := testWindows(t)
+	windows := testWindows(t, config.ProtocolParca)
 	serverTLS, clientTLS := testTLS(t)
 	tests := []struct {
 		name    string
@@ -340,6 +336,7 @@ func TestParcaWriteRaw(t *testing.T) {
 			if len(c.req.Series) != len(windows) {
 				t.Fatalf("got %d series, want %d", len(c.req.Series), len(windows))
 			}
+			shapes := map[string]shape{}
 			for i := range c.req.Series {
 				want := map[string]string{
 					"__name__": mustProfileName(t, windows[i].Name), "service_name": "checkout.api",
@@ -348,90 +345,55 @@ func TestParcaWriteRaw(t *testing.T) {
 				if got := c.req.labels(i); fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("series %d labels %v, want %v", i, got, want)
 				}
-				var raws [][]byte
-				for _, smp := range c.req.Series[i].Samples {
-					raws = append(raws, smp.RawProfile)
+				if len(c.req.Series[i].Samples) != 1 {
+					t.Fatalf("series %d (%s %v) holds %d profiles, want the window's one", i, windows[i].Name, windows[i].SampleTypes, len(c.req.Series[i].Samples))
 				}
-				checkParcaSeries(t, windows[i], raws)
+				raw := c.req.Series[i].Samples[0].RawProfile
+				checkParcaProfile(t, windows[i], raw)
+				if p, err := profile.ParseData(raw); err == nil {
+					shapes[windows[i].Name] = shapes[windows[i].Name].add(p)
+				}
+			}
+			// Parca takes a profile with a duration for a change and one
+			// without for a snapshot: live heap and goroutines arrive as
+			// profiles of their own, the heap's allocations as another.
+			want := map[string]shape{window.KindCPU: {1, 0}, window.KindGoroutines: {0, 1}, window.KindHeap: {1, 1}}
+			if fmt.Sprint(shapes) != fmt.Sprint(want) {
+				t.Errorf("change and snapshot profiles per family %v, want %v", shapes, want)
 			}
 		})
 	}
 }
 
-// snapshotTypes are the sample types that hold a state at the window's end
-// rather than a change over it.
-var snapshotTypes = map[string]bool{"inuse_objects": true, "inuse_space": true, "goroutine": true}
+// shape counts a family's profiles of changes and of snapshots, as Parca
+// tells them apart: by their duration.
+type shape struct{ changes, snapshots int }
 
-// checkParcaSeries checks the profiles Parca received for window w: changes
-// over the window keep its bounds, while snapshots (inuse_*, goroutine) come
-// in a profile of their own, at the window's end with no duration, since
-// Parca takes any duration to mean a delta; and the split loses no value.
-func checkParcaSeries(t *testing.T, w window.Window, raws [][]byte) {
+func (s shape) add(p *profile.Profile) shape {
+	if p.DurationNanos == 0 {
+		s.snapshots++
+	} else {
+		s.changes++
+	}
+	return s
+}
+
+// checkParcaProfile checks the profile Parca received for window w: the
+// producer's bytes (checkReceivedProfile), of changes only or of snapshots
+// only, as the window's sample types say.
+func checkParcaProfile(t *testing.T, w window.Window, raw []byte) {
 	t.Helper()
-	orig, err := profile.ParseData(w.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, got := map[string]int64{}, map[string]int64{}
-	sum := func(p *profile.Profile, into map[string]int64) {
-		for _, s := range p.Sample {
-			for i, st := range p.SampleType {
-				into[st.Type] += s.Value[i]
-			}
+	checkReceivedProfile(t, w, raw)
+	for _, st := range w.SampleTypes {
+		if st.Snapshot != w.SampleTypes[0].Snapshot {
+			t.Errorf("%s: one profile mixes snapshot and change types: %v", w.Name, w.SampleTypes)
 		}
-	}
-	sum(orig, want)
-	maps.DeleteFunc(want, func(_ string, v int64) bool { return v == 0 }) // no sample carries them
-	var changes, snapshots int
-	for _, raw := range raws {
-		p, err := profile.ParseData(raw)
-		if err != nil {
-			t.Fatalf("%s: received bytes do not parse as pprof: %v", w.Name, err)
-		}
-		sum(p, got)
-		snap := snapshotTypes[p.SampleType[0].Type]
-		for _, st := range p.SampleType {
-			if snapshotTypes[st.Type] != snap {
-				t.Errorf("%s: one profile mixes snapshot and change types: %v", w.Name, p.SampleType)
-			}
-		}
-		if !snap {
-			changes++
-			if w.Name == window.KindCPU {
-				checkReceivedProfile(t, w.Name, raw)
-			} else if wantTime := cmp.Or(orig.TimeNanos, w.From.UnixNano()); p.TimeNanos != wantTime || p.DurationNanos != int64(w.Until.Sub(w.From)) {
-				t.Errorf("%s: time_nanos=%d duration_nanos=%d, want the profile's own time or the window's start, %d, and the window's length, %d",
-					w.Name, p.TimeNanos, p.DurationNanos, wantTime, w.Until.Sub(w.From))
-			}
-			continue
-		}
-		snapshots++
-		if p.TimeNanos != w.Until.UnixNano() || p.DurationNanos != 0 {
-			t.Errorf("%s snapshot: time_nanos=%d duration_nanos=%d, want the window's end %d and 0",
-				w.Name, p.TimeNanos, p.DurationNanos, w.Until.UnixNano())
-		}
-		for _, s := range p.Sample {
-			if !slices.ContainsFunc(s.Value, func(v int64) bool { return v != 0 }) {
-				t.Errorf("%s snapshot: a sample with only zeros was kept", w.Name)
-				break
-			}
-		}
-	}
-	if w.Name == window.KindGoroutines && !proftest.HasFunction(orig, "parkedInBackendTest") {
-		t.Errorf("goroutines: the test window holds no parkedInBackendTest stack")
-	}
-	wantShape := map[string][2]int{window.KindCPU: {1, 0}, window.KindGoroutines: {0, 1}, window.KindHeap: {1, 1}}[w.Name]
-	if [2]int{changes, snapshots} != wantShape {
-		t.Errorf("%s: %d change and %d snapshot profiles, want %d and %d", w.Name, changes, snapshots, wantShape[0], wantShape[1])
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("%s: values per sample type %v after the split, want %v", w.Name, got, want)
 	}
 }
 
 func TestParcaPlaintextOnlyForHTTP(t *testing.T) {
 	verifyNoLeaks(t)
-	windows := testWindows(t)[:1]
+	windows := testWindows(t, config.ProtocolParca)[:1]
 	serverTLS, clientTLS := testTLS(t)
 	tests := []struct {
 		name      string
@@ -470,7 +432,7 @@ func TestParcaPlaintextOnlyForHTTP(t *testing.T) {
 
 func TestParcaErrorsAreClassified(t *testing.T) {
 	verifyNoLeaks(t)
-	windows := testWindows(t)[:1]
+	windows := testWindows(t, config.ProtocolParca)[:1]
 	const token = "eyJhbGciOiJSUzI1NiJ9.jwt.sig"
 	slowDown, err := status.New(codes.ResourceExhausted, "rate limited").
 		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(3 * time.Second)})
@@ -552,7 +514,7 @@ func TestParcaTokenFile(t *testing.T) {
 	}
 	s := &parcaServer{fail: func(int) error { return status.Error(codes.Unauthenticated, "expired: "+token) }}
 	p := newTestParca(t, "http://"+startParcaServer(t, s, nil), &upload.Credentials{TokenFile: path, TokenSource: "Config.AuthTokenFile"}, nil)
-	_, err := p.Send(context.Background(), testWindows(t)[:1])
+	_, err := p.Send(context.Background(), testWindows(t, config.ProtocolParca)[:1])
 	var e *upload.Error
 	if !errors.As(err, &e) || !e.Auth || !strings.Contains(e.Error(), "expired: [redacted]") {
 		t.Fatalf("got %v, want an Auth error with the server's message, the file's token redacted", err)

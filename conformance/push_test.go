@@ -90,7 +90,7 @@ func startPushServer(t *testing.T, s *pushServer, prefix string, h2c bool) (stri
 
 func TestPushToOfficialServer(t *testing.T) {
 	verifyNoLeaks(t)
-	windows := testWindows(t)
+	windows := testWindows(t, config.ProtocolPush)
 	tests := []struct {
 		name, prefix string
 		h2c          bool
@@ -153,7 +153,7 @@ func TestPushToOfficialServer(t *testing.T) {
 				if len(series.Samples) != 1 || len(series.Samples[0].ID) != 36 {
 					t.Fatalf("series %d: want one sample with a UUID, got %d", i, len(series.Samples))
 				}
-				checkReceivedProfile(t, windows[i].Name, series.Samples[0].RawProfile)
+				checkReceivedProfile(t, windows[i], series.Samples[0].RawProfile)
 			}
 		})
 	}
@@ -161,7 +161,7 @@ func TestPushToOfficialServer(t *testing.T) {
 
 func TestPushErrorsAreClassified(t *testing.T) {
 	verifyNoLeaks(t)
-	windows := testWindows(t)[:1]
+	windows := testWindows(t, config.ProtocolPush)[:1]
 	tests := []struct {
 		name           string
 		err            error
@@ -217,7 +217,7 @@ func TestPushRetryAfterFromAProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Send(context.Background(), testWindows(t)[:1])
+	_, err = p.Send(context.Background(), testWindows(t, config.ProtocolPush)[:1])
 	var e *upload.Error
 	if !errors.As(err, &e) || !e.Retryable || e.RetryAfter != 7*time.Second || !strings.Contains(e.Error(), "over capacity") {
 		t.Fatalf("got %#v, want a retryable error asking for 7s that quotes the body", err)

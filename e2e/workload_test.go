@@ -177,10 +177,14 @@ func profileWorkload(t *testing.T, cfg pyroscope.Config) run {
 
 	// Let the SDK cut and deliver r.windows windows of each profile family
 	// (cpu, heap, goroutines, mutex, block, and goroutine_leak where the
-	// runtime has it) while the workload runs; a rejected window counts as
+	// runtime has it; Parca gets the heap as two) while the workload runs; a rejected window counts as
 	// done too, so that the checks below report it instead of the wait
 	// timing out.
-	want := int64(families() * r.windows)
+	perCut := families()
+	if cfg.Protocol == "parca" {
+		perCut++ // the heap as two windows, allocations and live memory
+	}
+	want := int64(perCut * r.windows)
 	deadline := time.Now().Add(time.Duration(r.windows)*cfg.UploadRate + 60*time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	for time.Now().Before(deadline) {

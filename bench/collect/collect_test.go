@@ -37,6 +37,19 @@ var heapProfilers = []profiler{
 		h := sdk.NewHeap(sdk.HeapOptions{DisableGCRuns: true})
 		return func(w io.Writer) error { return h.Collect(w, time.Now(), time.Now()) }
 	}},
+	// The cycle for Parca: one reading written as two profiles,
+	// allocations and live memory.
+	{"sdk-live-apart", func() func(io.Writer) error {
+		h := sdk.NewHeap(sdk.HeapOptions{DisableGCRuns: true, SeparateLive: true})
+		live := h.Live()
+		return func(w io.Writer) error {
+			now := time.Now()
+			if err := h.Collect(w, now, now); err != nil {
+				return err
+			}
+			return live.Collect(w, now, now)
+		}
+	}},
 	{"godeltaprof", func() func(io.Writer) error { return godeltaprof.NewHeapProfiler().Profile }},
 	{"pprof", func() func(io.Writer) error { return writeTo("heap") }},
 }

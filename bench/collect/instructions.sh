@@ -15,9 +15,9 @@ filter=${1:-.}
 bin=$(mktemp -d)/collect.test
 go test -c -o "$bin" ./collect
 benches=(
-	Heap/stacks=1k/{sdk,godeltaprof,pprof}
-	Heap/stacks=8k/{sdk,godeltaprof,pprof}
-	Heap/stacks=32k/{sdk,godeltaprof,pprof}
+	Heap/stacks=1k/{sdk,sdk-live-apart,godeltaprof,pprof}
+	Heap/stacks=8k/{sdk,sdk-live-apart,godeltaprof,pprof}
+	Heap/stacks=32k/{sdk,sdk-live-apart,godeltaprof,pprof}
 	Mutex/stacks=1k/{sdk,godeltaprof,pprof}
 	Block/stacks=1k/{sdk,godeltaprof,pprof}
 )

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/config"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/perf"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/pull"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
@@ -199,9 +200,13 @@ func connectURLs(fs *flag.FlagSet, c *commonFlags, urls []string, kinds []string
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
 
+	// Parca takes a profile as either a change over the window or a
+	// snapshot at its end: the pullers write the live heap apart. The
+	// destination itself opens after the probe, which names the program.
+	separateLive := config.ResolveProtocol(c.protocol, c.server) == config.ProtocolParca
 	pullers := make([]*pull.Puller, len(urls))
 	for i, u := range urls {
-		p, err := pull.New(pull.Options{URL: u, Logf: log.logf, Kinds: kinds})
+		p, err := pull.New(pull.Options{URL: u, Logf: log.logf, Kinds: kinds, SeparateLiveHeap: separateLive})
 		if err != nil {
 			return usageError(io, "connect", fmt.Errorf("--url: %w", err))
 		}

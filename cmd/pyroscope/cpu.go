@@ -24,10 +24,6 @@ func newCPUWindows(s *perf.Sampler, dst *destination, log *logger, rate int) *cp
 	return &cpuWindows{s: s, dst: dst, log: log, rate: rate, from: time.Now()}
 }
 
-// perfSampleTypes are those of the profiles the perf sampler writes: samples
-// and CPU time, both over the window.
-var perfSampleTypes = []window.SampleType{{Name: "samples"}, {Name: "cpu"}}
-
 // cut ends the current window at until and queues it.
 func (c *cpuWindows) cut(until time.Time) {
 	var buf bytes.Buffer
@@ -36,7 +32,7 @@ func (c *cpuWindows) cut(until time.Time) {
 		return
 	}
 	c.dst.push(nil, window.Window{Name: window.KindCPU, From: c.from, Until: until, Data: buf.Bytes(),
-		SampleTypes: perfSampleTypes, SampleRate: c.rate})
+		SampleTypes: c.s.SampleTypes(), SampleRate: c.rate})
 	c.from = until
 	st := c.s.Stats()
 	c.log.Debugf("cpu window: %d samples so far, %d records lost, %d mappings, %d threads in %d processes", st.Samples, st.Lost, st.Mappings, st.Threads, st.Processes)
@@ -93,7 +89,7 @@ func (c *agentWindows) cut(until time.Time) {
 			continue // cannot happen: every key came from group
 		}
 		c.dst.PushAs(s.app, s.labels, window.Window{Name: window.KindCPU, From: c.from, Until: until, Data: g.Data,
-			SampleTypes: perfSampleTypes, SampleRate: c.rate})
+			SampleTypes: c.s.SampleTypes(), SampleRate: c.rate})
 	}
 	c.from = until
 	c.groups.startWindow()

@@ -1,11 +1,16 @@
 package collect
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"time"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofenc"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Heap sample type names, as runtime/pprof names them.
@@ -31,6 +36,13 @@ type HeapOptions struct {
 	// only at the end of a GC cycle, so without a GC in the window the
 	// window's allocations appear one window later.
 	DisableGCRuns bool
+	// SeparateLive writes live memory as a profile of its own, for a
+	// backend that takes each profile as either a change over the window or
+	// a snapshot at its end (Parca): Collect then writes the allocations
+	// asked for, and the collector Live returns the live memory asked for,
+	// both from one reading of the runtime's records. With only one of the
+	// two asked for, there is one profile either way.
+	SeparateLive bool
 }
 
 var heapTypes = [4]pprofenc.ValueType{
@@ -59,6 +71,69 @@ func pickColumns(asked []string, types []pprofenc.ValueType) ([]int, []pprofenc.
 		return columns, types
 	}
 	return columns, picked
+}
+
+// heapParts cuts the heap columns picked (ascending indexes into heapTypes)
+// into the profiles they are written as, as [start, end) ranges: one, or
+// with separate the allocations and the live memory when both are asked for.
+func heapParts(columns []int, separate bool) [][2]int {
+	live := slices.IndexFunc(columns, func(c int) bool { return c >= 2 })
+	if !separate || live <= 0 {
+		return [][2]int{{0, len(columns)}}
+	}
+	return [][2]int{{0, live}, {live, len(columns)}}
+}
+
+// Live returns the collector of the live memory of a heap collector made
+// with SeparateLive and asked for allocations and live memory both, nil
+// otherwise. Its Collect writes the live part of the reading the Heap's
+// Collect made for the same window, which must come first: the two are one
+// reading of the runtime, written as two profiles.
+func (h *Heap) Live() Collector {
+	if !h.separate() {
+		return nil
+	}
+	return heapLive{h}
+}
+
+// heapLive is the live part of a Heap made with SeparateLive.
+type heapLive struct{ h *Heap }
+
+func (l heapLive) Collect(w io.Writer, from, until time.Time) error {
+	return l.h.collectLive(w, from, until)
+}
+
+// SampleTypes are the live heap types asked for, at the window's end.
+func (l heapLive) SampleTypes() []window.SampleType {
+	return sampleTypes(l.h.liveTypeNames(), func(string) bool { return true })
+}
+
+// Close releases nothing: the Heap owns what the reading holds.
+func (l heapLive) Close() error { return nil }
+
+// heapLivePending says which window's live part the Heap holds, written by
+// its Collect and not yet by the Live collector's.
+type heapLivePending struct {
+	from, until time.Time
+	ok          bool
+}
+
+func (p *heapLivePending) reset() { p.ok = false }
+
+func (p *heapLivePending) set(from, until time.Time) {
+	p.from, p.until, p.ok = from, until, true
+}
+
+// take consumes the pending live part, which must be of [from, until).
+func (p *heapLivePending) take(from, until time.Time) error {
+	if !p.ok {
+		return errors.New("live heap profile: no heap reading to write: the heap collector's Collect must run first in each window")
+	}
+	if !p.from.Equal(from) || !p.until.Equal(until) {
+		return fmt.Errorf("live heap profile: the heap was last read for the window %v to %v, not %v to %v", p.from, p.until, from, until)
+	}
+	p.ok = false
+	return nil
 }
 
 // heapGC forces a GC before a heap reading when none completed since the

@@ -18,10 +18,14 @@ import (
 type Heap struct {
 	columns []int // indexes into [alloc_objects, alloc_space, inuse_objects, inuse_space]
 	inuse   bool  // an inuse_* column is written
-	header  pprofenc.Header
+	// parts are the profiles one reading is written as: one, or with
+	// HeapOptions.SeparateLive the allocations and then the live memory,
+	// which write columns[:split] and columns[split:].
+	parts []heapPart
+	split int
+	live  heapLivePending
 
 	table  *delta.Table
-	enc    *pprofenc.Builder
 	recs   []memRecord
 	all    [4]int64
 	values []int64
@@ -32,18 +36,35 @@ type Heap struct {
 	gc    *heapGC
 }
 
+// A heapPart is one profile of a heap reading: its header and its encoder,
+// which shares the collector's Symbols with the other part.
+type heapPart struct {
+	header pprofenc.Header
+	enc    *pprofenc.Builder
+	live   bool // of live memory only: a snapshot
+}
+
 // NewHeap returns a heap collector whose first window holds only what is
 // allocated from now on. Unless DisableGCRuns is set it runs a GC first, so
 // that allocations made before it are published and left out.
 func NewHeap(opts HeapOptions) *Heap {
-	h := &Heap{
-		table: delta.NewTable(keepWindows),
-		enc:   pprofenc.NewBuilder(pprofenc.NewSymbols(readMappings())),
+	h := &Heap{table: delta.NewTable(keepWindows)}
+	sym := pprofenc.NewSymbols(readMappings())
+	columns, types := pickColumns(opts.SampleTypes, heapTypes[:])
+	cuts := heapParts(columns, opts.SeparateLive)
+	for _, cut := range cuts {
+		h.parts = append(h.parts, heapPart{
+			header: pprofenc.Header{
+				SampleTypes: types[cut[0]:cut[1]],
+				PeriodType:  pprofenc.ValueType{Type: "space", Unit: "bytes"},
+			},
+			enc:  pprofenc.NewBuilder(sym),
+			live: columns[cut[0]] >= 2,
+		})
 	}
-	h.columns, h.header.SampleTypes = pickColumns(opts.SampleTypes, heapTypes[:])
-	h.values = make([]int64, len(h.columns))
-	h.inuse = h.columns[len(h.columns)-1] >= 2
-	h.header.PeriodType = pprofenc.ValueType{Type: "space", Unit: "bytes"}
+	h.columns, h.split = columns, cuts[0][1]
+	h.values = make([]int64, len(columns))
+	h.inuse = columns[len(columns)-1] >= 2
 	h.gc = newHeapGC(opts.DisableGCRuns)
 	rate := int64(runtime.MemProfileRate)
 	h.recs = readMem(h.recs)
@@ -63,13 +84,17 @@ func NewHeap(opts HeapOptions) *Heap {
 // Collect writes the heap profile of [from, until). It forces a GC first
 // unless DisableGCRuns is set or a GC already completed in the window.
 func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
+	h.live.reset()
 	h.gc.beforeRead()
 
 	rate := int64(runtime.MemProfileRate)
 	h.recs = readMem(h.recs)
-	h.header.Period = rate
-	h.header.TimeNanos, h.header.DurationNanos = stamp(h.columns[0] >= 2, from, until)
-	h.enc.Begin(h.header)
+	for i := range h.parts {
+		part := &h.parts[i]
+		part.header.Period = rate
+		part.header.TimeNanos, part.header.DurationNanos = stamp(part.live, from, until)
+		part.enc.Begin(part.header)
+	}
 	if n := len(h.recs) - h.table.Len(); h.inuse && n > h.table.Len() {
 		// Every stack with live memory is written, so on a first reading
 		// most records make an entry: size the table for them at once.
@@ -79,7 +104,7 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		}
 		h.table.Reserve(n, 0, words)
 	}
-	sym := h.enc.Symbols()
+	sym := h.parts[0].enc.Symbols()
 	// Samples are written in the runtime's order, newest first: on the
 	// idle-rich benchmark's heap profile that gzips 2% smaller than
 	// oldest first.
@@ -103,21 +128,50 @@ func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
 		}
 		d := e.Delta(delta.Values{objects, bytes})
 		h.all[0], h.all[1] = d[0], d[1]
-		nonzero := false
+		// Each part writes the record if it has a value other than 0 for
+		// it: allocations, live memory, or both in one profile.
+		first, second := false, false
 		for j, c := range h.columns {
 			h.values[j] = h.all[c]
-			nonzero = nonzero || h.all[c] != 0
+			if h.all[c] != 0 {
+				if j < h.split {
+					first = true
+				} else {
+					second = true
+				}
+			}
 		}
-		if !nonzero {
+		if !first && !second {
 			continue
 		}
 		h.table.Touch(e)
 		h.labels = append(h.labels[:0], pprofenc.Label{Key: "bytes", Num: size})
-		h.enc.Sample(h.table.Locs(e), h.values, h.labels)
+		locs := h.table.Locs(e)
+		if first {
+			h.parts[0].enc.Sample(locs, h.values[:h.split], h.labels)
+		}
+		if second {
+			h.parts[1].enc.Sample(locs, h.values[h.split:], h.labels)
+		}
 	}
 	h.table.EndWindow()
-	if err := h.enc.Finish(w); err != nil {
+	if err := h.parts[0].enc.Finish(w); err != nil {
 		return fmt.Errorf("heap profile: %w", err)
+	}
+	if len(h.parts) > 1 {
+		h.live.set(from, until)
+	}
+	return nil
+}
+
+// collectLive writes the live part of the reading the latest Collect made,
+// which must be of the window [from, until).
+func (h *Heap) collectLive(w io.Writer, from, until time.Time) error {
+	if err := h.live.take(from, until); err != nil {
+		return err
+	}
+	if err := h.parts[1].enc.Finish(w); err != nil {
+		return fmt.Errorf("live heap profile: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package collect
 
 import (
+	"bytes"
+	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
@@ -193,6 +195,94 @@ func TestHeapWindowsSumToCumulativeChange(t *testing.T) {
 		want := sumFor(after, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange")[typ] - sumFor(before, ".allocKnown", ".TestHeapWindowsSumToCumulativeChange")[typ]
 		if total[typ] != want || want == 0 {
 			t.Errorf("sum of windows' %s = %d, runtime/pprof change %d", typ, total[typ], want)
+		}
+	}
+}
+
+// With SeparateLive, one reading is written as two profiles: the
+// allocations, a change over the window, and the live memory, a snapshot at
+// its end. Together they hold what the whole heap profile of the same
+// reading holds, each value in one of them only.
+func TestHeapSeparateLiveSplitsOneReading(t *testing.T) {
+	withMemProfileRate(t, 4096)
+	h := NewHeap(HeapOptions{SeparateLive: true})
+	whole := NewHeap(HeapOptions{})
+	live := h.Live()
+	if live == nil {
+		t.Fatal("Live() = nil for a collector of all four types made with SeparateLive")
+	}
+	if got, want := fmt.Sprint(h.SampleTypes(), live.SampleTypes()), "[{alloc_objects false} {alloc_space false}] [{inuse_objects true} {inuse_space true}]"; got != want {
+		t.Errorf("SampleTypes of the two parts: %s, want %s", got, want)
+	}
+	allocKnown(5000, 1024)
+	runtime.GC() // publish; neither collector forces another
+	from := time.Unix(1700000000, 0)
+	until := from.Add(15 * time.Second)
+	allocs := collectOnce(t, h, from, until)
+	snapshot := collectOnce(t, live, from, until)
+	all := collectOnce(t, whole, from, until)
+
+	for _, tc := range []struct {
+		name           string
+		p              *profile.Profile
+		types          []string
+		time, duration int64
+	}{
+		{"allocations", allocs, []string{AllocObjects, AllocSpace}, from.UnixNano(), (15 * time.Second).Nanoseconds()},
+		{"live memory", snapshot, []string{InuseObjects, InuseSpace}, until.UnixNano(), 0},
+	} {
+		var types []string
+		for _, st := range tc.p.SampleType {
+			types = append(types, st.Type)
+		}
+		if !slices.Equal(types, tc.types) {
+			t.Errorf("%s: sample types %v, want %v", tc.name, types, tc.types)
+		}
+		if tc.p.TimeNanos != tc.time || tc.p.DurationNanos != tc.duration {
+			t.Errorf("%s: time %d duration %d, want %d and %d", tc.name, tc.p.TimeNanos, tc.p.DurationNanos, tc.time, tc.duration)
+		}
+		for _, s := range tc.p.Sample {
+			if !slices.ContainsFunc(s.Value, func(v int64) bool { return v != 0 }) {
+				t.Errorf("%s: a sample with only zeros was written", tc.name)
+				break
+			}
+		}
+		got := sumFor(tc.p, ".allocKnown", ".TestHeapSeparateLiveSplitsOneReading")
+		want := sumFor(all, ".allocKnown", ".TestHeapSeparateLiveSplitsOneReading")
+		for _, typ := range tc.types {
+			if got[typ] != want[typ] || want[typ] == 0 {
+				t.Errorf("%s: %s of allocKnown %d, the whole profile's %d", tc.name, typ, got[typ], want[typ])
+			}
+		}
+	}
+}
+
+// The live part is written from the Heap's reading of the same window, and
+// once: out of turn it is an error, not a stale or empty profile.
+func TestHeapLiveNeedsTheSameWindowsReading(t *testing.T) {
+	h := NewHeap(HeapOptions{SeparateLive: true, DisableGCRuns: true})
+	live := h.Live()
+	t0 := time.Unix(1700000000, 0)
+	var buf bytes.Buffer
+	if err := live.Collect(&buf, t0, t0.Add(time.Second)); err == nil {
+		t.Error("live part before any reading: no error")
+	}
+	if err := h.Collect(&buf, t0, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := live.Collect(&buf, t0.Add(time.Second), t0.Add(2*time.Second)); err == nil {
+		t.Error("live part of another window than the reading's: no error")
+	}
+	buf.Reset()
+	if err := live.Collect(&buf, t0, t0.Add(time.Second)); err != nil || buf.Len() == 0 {
+		t.Errorf("live part of the reading's window: %v, %d bytes; want a profile", err, buf.Len())
+	}
+	if err := live.Collect(&buf, t0, t0.Add(time.Second)); err == nil {
+		t.Error("live part written twice from one reading: no error")
+	}
+	for _, opts := range []HeapOptions{{}, {SeparateLive: true, SampleTypes: []string{InuseSpace}}, {SeparateLive: true, SampleTypes: []string{AllocSpace}}} {
+		if l := NewHeap(opts).Live(); l != nil {
+			t.Errorf("NewHeap(%+v).Live() = %v, want nil: there is one profile", opts, l)
 		}
 	}
 }

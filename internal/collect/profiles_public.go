@@ -84,22 +84,34 @@ func newCumulativePprof(name string, counters [2]string, keep []string, drop fun
 }
 
 func (c *cumulativePprof) collect(w io.Writer, from, until time.Time) error {
-	if err := c.err; err != nil {
-		c.err = nil
-		return fmt.Errorf("%w (the first window may hold what happened before the profiler started)", err)
-	}
-	p, err := c.readPprof()
+	p, err := c.next()
 	if err != nil {
 		return err
 	}
+	return c.encode(w, pprofdelta.Select(p, c.keep), from, until)
+}
+
+// next reads the profile and turns it into the change since the last
+// reading.
+func (c *cumulativePprof) next() (*profile.Profile, error) {
+	if err := c.err; err != nil {
+		c.err = nil
+		return nil, fmt.Errorf("%w (the first window may hold what happened before the profiler started)", err)
+	}
+	p, err := c.readPprof()
+	if err != nil {
+		return nil, err
+	}
 	if err := c.series.Next(p); err != nil {
-		return fmt.Errorf("%s profile: %w", c.name, err)
+		return nil, fmt.Errorf("%s profile: %w", c.name, err)
 	}
-	keepSampleTypes(p, c.keep)
-	if !slices.ContainsFunc(c.keep, func(t string) bool { return t != InuseObjects && t != InuseSpace }) {
-		from = until // live heap only: a state at the window's end, see stamp
-	}
-	data, err := pprofdelta.Encode(p, from, until)
+	return p, nil
+}
+
+// encode writes p as the window [from, until), stamped as a change or, for
+// live heap only, as a snapshot (see stamp).
+func (c *cumulativePprof) encode(w io.Writer, p *profile.Profile, from, until time.Time) error {
+	data, err := c.series.Encode(p, from, until)
 	if err != nil {
 		return fmt.Errorf("%s profile: %w", c.name, err)
 	}
@@ -115,47 +127,17 @@ func (c *cumulativePprof) readPprof() (*profile.Profile, error) {
 	return p, err
 }
 
-// keepSampleTypes leaves only the sample types named in keep (all when keep
-// names none of p's), and the samples that still have a value other than 0.
-func keepSampleTypes(p *profile.Profile, keep []string) {
-	var idx []int
-	for i, st := range p.SampleType {
-		if slices.Contains(keep, st.Type) {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 || len(idx) == len(p.SampleType) {
-		return
-	}
-	types := make([]*profile.ValueType, len(idx))
-	for j, i := range idx {
-		types[j] = p.SampleType[i]
-	}
-	p.SampleType = types
-	kept := p.Sample[:0]
-	for _, s := range p.Sample {
-		vals := make([]int64, len(idx))
-		nonzero := false
-		for j, i := range idx {
-			vals[j] = s.Value[i]
-			nonzero = nonzero || vals[j] != 0
-		}
-		if nonzero {
-			s.Value = vals
-			kept = append(kept, s)
-		}
-	}
-	p.Sample = kept
-	if !slices.ContainsFunc(types, func(t *profile.ValueType) bool { return t.Type == p.DefaultSampleType }) {
-		p.DefaultSampleType = ""
-	}
-}
-
 // Heap collects the heap profile: allocations (alloc_*) as the change over
 // each window, live memory (inuse_*) as a snapshot at the window's end.
 type Heap struct {
 	c  *cumulativePprof
 	gc *heapGC
+	// parts are the sample types of the profiles one reading is written
+	// as: one, or with HeapOptions.SeparateLive the allocations and then
+	// the live memory, whose profile waits in liveData for Live's Collect.
+	parts    [][]string
+	live     heapLivePending
+	liveData []byte
 }
 
 // NewHeap returns a heap collector whose first window holds only what is
@@ -163,16 +145,49 @@ type Heap struct {
 // that allocations made before it are published and left out.
 func NewHeap(opts HeapOptions) *Heap {
 	h := &Heap{gc: newHeapGC(opts.DisableGCRuns)}
-	_, types := pickColumns(opts.SampleTypes, heapTypes[:])
-	h.c = newCumulativePprof("heap", pprofdelta.HeapCounters, typeNames(types), nil)
+	columns, types := pickColumns(opts.SampleTypes, heapTypes[:])
+	names := typeNames(types)
+	for _, cut := range heapParts(columns, opts.SeparateLive) {
+		h.parts = append(h.parts, names[cut[0]:cut[1]])
+	}
+	h.c = newCumulativePprof("heap", pprofdelta.HeapCounters, names, nil)
 	return h
 }
 
 // Collect writes the heap profile of [from, until). It forces a GC first
 // unless DisableGCRuns is set or a GC already completed in the window.
 func (h *Heap) Collect(w io.Writer, from, until time.Time) error {
+	h.live.reset()
 	h.gc.beforeRead()
-	return h.c.collect(w, from, until)
+	if !h.separate() {
+		return h.c.collect(w, from, until)
+	}
+	p, err := h.c.next()
+	if err != nil {
+		return err
+	}
+	var live bytes.Buffer
+	if err := h.c.encode(&live, pprofdelta.Select(p, h.parts[1]), from, until); err != nil {
+		return err
+	}
+	if err := h.c.encode(w, pprofdelta.Select(p, h.parts[0]), from, until); err != nil {
+		return err
+	}
+	h.liveData = live.Bytes()
+	h.live.set(from, until)
+	return nil
+}
+
+// collectLive writes the live part of the reading the latest Collect made,
+// which must be of the window [from, until).
+func (h *Heap) collectLive(w io.Writer, from, until time.Time) error {
+	if err := h.live.take(from, until); err != nil {
+		return err
+	}
+	data := h.liveData
+	h.liveData = nil
+	_, err := w.Write(data)
+	return err
 }
 
 // Close releases nothing: the heap collector changes no runtime setting.

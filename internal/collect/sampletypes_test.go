@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ func TestSampleTypesDescribeTheProfile(t *testing.T) {
 	}{
 		{"heap, all four", NewHeap(HeapOptions{}), "[{alloc_objects false} {alloc_space false} {inuse_objects true} {inuse_space true}]"},
 		{"heap, two", NewHeap(HeapOptions{SampleTypes: []string{InuseSpace, AllocObjects}}), "[{alloc_objects false} {inuse_space true}]"},
+		{"heap allocations, live apart", NewHeap(HeapOptions{SeparateLive: true}), "[{alloc_objects false} {alloc_space false}]"},
+		{"heap live memory, apart", liveOf(NewHeap(HeapOptions{SeparateLive: true, SampleTypes: []string{InuseSpace, AllocSpace}})), "[{inuse_space true}]"},
 		{"goroutines", NewGoroutines(), "[{goroutine true}]"},
 		{"mutex", NewMutex(ContentionOptions{Rate: -1}), "[{contentions false} {delay false}]"},
 		{"block, delay only", NewBlock(ContentionOptions{Rate: -1, SampleTypes: []string{Delay}}), "[{delay false}]"},
@@ -49,6 +52,23 @@ func TestSampleTypesDescribeTheProfile(t *testing.T) {
 	}
 }
 
+// liveOf is the live part of h, after a reading that Collect would make
+// first in a window.
+func liveOf(h *Heap) Collector {
+	return liveAfterReading{h}
+}
+
+type liveAfterReading struct{ h *Heap }
+
+func (l liveAfterReading) Collect(w io.Writer, from, until time.Time) error {
+	if err := l.h.Collect(io.Discard, from, until); err != nil {
+		return err
+	}
+	return l.h.Live().Collect(w, from, until)
+}
+func (l liveAfterReading) SampleTypes() []window.SampleType { return l.h.Live().SampleTypes() }
+func (l liveAfterReading) Close() error                     { return l.h.Close() }
+
 // A profile of states at the window's end only (goroutines, live heap
 // alone) is stamped at that end with no duration, as runtime/pprof stamps
 // its snapshots; one with changes carries the window's bounds. Parca reads
@@ -65,6 +85,8 @@ func TestSnapshotsAreStampedAtTheWindowsEnd(t *testing.T) {
 		{"live heap only", NewHeap(HeapOptions{SampleTypes: []string{InuseObjects, InuseSpace}}), until.UnixNano(), 0},
 		{"allocations", NewHeap(HeapOptions{SampleTypes: []string{AllocSpace}}), from.UnixNano(), (15 * time.Second).Nanoseconds()},
 		{"whole heap", NewHeap(HeapOptions{}), from.UnixNano(), (15 * time.Second).Nanoseconds()},
+		{"allocations, live apart", NewHeap(HeapOptions{SeparateLive: true}), from.UnixNano(), (15 * time.Second).Nanoseconds()},
+		{"live memory, apart", liveOf(NewHeap(HeapOptions{SeparateLive: true})), until.UnixNano(), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer tc.c.Close()

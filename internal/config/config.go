@@ -393,6 +393,21 @@ func resolveName(c *Config, s *Settings, env LookupEnv) error {
 	return nil
 }
 
+// ResolveProtocol is the protocol Resolve settles on for a Protocol and a
+// ServerAddress as given, without checking either: ProtocolDir for a
+// file:// address, else protocol in lower case, ProtocolIngest when empty.
+// A producer that writes windows for one protocol (the pprof puller) asks
+// it before the destination is open.
+func ResolveProtocol(protocol, address string) string {
+	switch {
+	case strings.HasPrefix(address, "file://"):
+		return ProtocolDir
+	case protocol == "":
+		return ProtocolIngest
+	}
+	return strings.ToLower(protocol)
+}
+
 func resolveAddress(c *Config, s *Settings, _ LookupEnv) error {
 	a := c.ServerAddress
 	if a == "" {
@@ -401,14 +416,14 @@ func resolveAddress(c *Config, s *Settings, _ LookupEnv) error {
 	if c.Protocol == "" {
 		c.Protocol = ProtocolIngest
 	}
-	s.Protocol = strings.ToLower(c.Protocol)
-	switch s.Protocol {
+	switch strings.ToLower(c.Protocol) {
 	case ProtocolIngest, ProtocolPush, ProtocolParca:
 	default:
 		return fmt.Errorf("pyroscope: %s %q is unknown: use \"ingest\" (Pyroscope /ingest, the default), \"push\" (Pyroscope push API) or \"parca\" (Parca, Polar Signals)", c.name("Protocol"), c.Protocol)
 	}
-	if strings.HasPrefix(a, "file://") {
-		s.Protocol, s.Address = ProtocolDir, a
+	s.Protocol = ResolveProtocol(c.Protocol, a)
+	if s.Protocol == ProtocolDir {
+		s.Address = a
 		return nil
 	}
 	u, err := url.Parse(a)

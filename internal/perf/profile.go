@@ -10,6 +10,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/symbolize"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Profile writes the samples taken since the previous call (or Attach) as a
@@ -48,6 +49,12 @@ func (s *Sampler) window(method string) (map[stackKey]int64, error) {
 		s.forgetIdleProcesses()
 	}
 	return stacks, nil
+}
+
+// SampleTypes describes the sample types Profile writes, in order: samples
+// taken and CPU time, both changes over the window.
+func (s *Sampler) SampleTypes() []window.SampleType {
+	return []window.SampleType{{Name: "samples"}, {Name: "cpu"}}
 }
 
 // A profileBuilder interns locations, functions and mappings into one profile.

@@ -3,6 +3,7 @@ package proftest
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/google/pprof/profile"
 )
@@ -10,10 +11,10 @@ import (
 // CPUFunction is the one function of CPUProfile's samples.
 const CPUFunction = "main.busyLoop"
 
-// CPUProfile returns a gzipped CPU profile shaped like runtime/pprof's: 30
-// samples (300ms) in CPUFunction, and no time_nanos or duration_nanos, which
-// the backends must add from the window's bounds.
-func CPUProfile(t testing.TB) []byte {
+// CPUProfile returns a gzipped CPU profile of the window [from, until)
+// shaped and stamped like runtime/pprof's: 30 samples (300ms) in
+// CPUFunction, time_nanos the window's start and duration_nanos its length.
+func CPUProfile(t testing.TB, from, until time.Time) []byte {
 	t.Helper()
 	fn := &profile.Function{ID: 1, Name: CPUFunction, SystemName: CPUFunction, Filename: "main.go"}
 	loc := &profile.Location{ID: 1, Address: 0x1000, Line: []profile.Line{{Function: fn, Line: 12}}}
@@ -24,6 +25,9 @@ func CPUProfile(t testing.TB) []byte {
 		Sample:     []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{30, 300_000_000}}},
 		Location:   []*profile.Location{loc},
 		Function:   []*profile.Function{fn},
+		TimeNanos:  from.UnixNano(),
+
+		DurationNanos: until.Sub(from).Nanoseconds(),
 	}
 	var b bytes.Buffer
 	if err := p.Write(&b); err != nil {

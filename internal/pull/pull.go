@@ -41,6 +41,11 @@ type Options struct {
 	Client *http.Client
 	// Logf receives the puller's messages; nil discards them.
 	Logf logging.Func
+	// SeparateLiveHeap writes the heap's live memory (inuse_*) as a window
+	// of its own, stamped at the window's end with no duration, beside the
+	// allocations over the window: for a backend that takes each profile
+	// as either a change or a snapshot (Parca).
+	SeparateLiveHeap bool
 }
 
 // A Puller reads one program's profiles window after window. It is not safe
@@ -77,7 +82,7 @@ func New(opts Options) (*Puller, error) {
 		switch k {
 		case window.KindCPU, window.KindGoroutines:
 		case window.KindHeap, window.KindMutex, window.KindBlock:
-			p.cumulative[k] = newCumulative(k)
+			p.cumulative[k] = newCumulative(k, opts.SeparateLiveHeap)
 		default:
 			return nil, fmt.Errorf("pull: unknown profile kind %q", k)
 		}
@@ -323,12 +328,12 @@ func (p *Puller) Cut(ctx context.Context) ([]window.Window, error) {
 			}
 			continue
 		}
-		data, types, err := c.window(prof, from, until)
+		ws, err := c.windows(prof, from, until)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", kind, err))
 			continue
 		}
-		out = append(out, window.Window{Name: kind, From: from, Until: until, Data: data, SampleTypes: types})
+		out = append(out, ws...)
 	}
 	p.last = until
 	return out, errors.Join(errs...)

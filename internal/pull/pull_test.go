@@ -181,6 +181,88 @@ func TestDeltasSumOverWindows(t *testing.T) {
 	}
 }
 
+var kept [][]byte
+
+//go:noinline
+func pullTestKeep(n int) {
+	for range n {
+		kept = append(kept, make([]byte, 2048))
+	}
+}
+
+// For a backend that takes a profile as a change or a snapshot (Parca), the
+// puller writes the heap as two windows: the allocations over the window,
+// with its bounds, and the live memory at its end, with no duration. The
+// goroutine snapshot is net/http/pprof's own, stamped by the program with
+// no duration either.
+func TestSeparateLiveHeap(t *testing.T) {
+	defer func() { kept = nil }()
+	srv := pprofServer(t)
+	ctx := context.Background()
+	p, err := New(Options{URL: srv.URL, Kinds: []string{window.KindHeap, window.KindGoroutines}, SeparateLiveHeap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Probe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pullTestAlloc(300)
+	pullTestKeep(40)
+	ws, err := p.Cut(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Name+fmt.Sprint(w.SampleTypes))
+		prof, err := profile.ParseData(w.Data)
+		if err != nil {
+			t.Fatalf("%s window does not parse: %v", w.Name, err)
+		}
+		var types []string
+		for _, st := range prof.SampleType {
+			types = append(types, st.Type)
+		}
+		if len(types) != len(w.SampleTypes) || types[0] != w.SampleTypes[0].Name {
+			t.Errorf("%s window: the profile's sample types %v, the window says %v", w.Name, types, w.SampleTypes)
+		}
+		if w.HasSnapshots() {
+			if prof.TimeNanos == 0 || prof.DurationNanos != 0 {
+				t.Errorf("%s snapshot %v: time %d duration %d, want a time and no duration", w.Name, types, prof.TimeNanos, prof.DurationNanos)
+			}
+		} else if prof.TimeNanos != w.From.UnixNano() || prof.DurationNanos != w.Until.Sub(w.From).Nanoseconds() {
+			t.Errorf("%s changes %v: time %d duration %d, want the window's %d and %d", w.Name, types, prof.TimeNanos, prof.DurationNanos, w.From.UnixNano(), w.Until.Sub(w.From).Nanoseconds())
+		}
+	}
+	want := []string{
+		"goroutines[{goroutine true}]",
+		"heap[{alloc_objects false} {alloc_space false}]",
+		"heap[{inuse_objects true} {inuse_space true}]",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("windows %q, want %q", got, want)
+	}
+	allocs, live := ws[1], ws[2]
+	if live.Until.UnixNano() != mustParse(t, live.Data).TimeNanos {
+		t.Errorf("live heap stamped at %d, want the window's end %d", mustParse(t, live.Data).TimeNanos, live.Until.UnixNano())
+	}
+	if n := sumOfSize(t, allocs.Data, "alloc_objects", "pullTestAlloc", 4096); n != 300 {
+		t.Errorf("allocations window: %d objects allocated by pullTestAlloc, want 300", n)
+	}
+	if n := sumOfSize(t, live.Data, "inuse_objects", "pullTestKeep", 2048); n != 40 {
+		t.Errorf("live window: %d objects live from pullTestKeep, want 40", n)
+	}
+}
+
+func mustParse(t *testing.T, data []byte) *profile.Profile {
+	t.Helper()
+	p, err := profile.ParseData(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestPullCPU(t *testing.T) {
 	srv := pprofServer(t)
 	p, err := New(Options{URL: srv.URL + "/", Kinds: []string{window.KindCPU}})

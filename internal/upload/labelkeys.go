@@ -1,6 +1,9 @@
 package upload
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -182,4 +185,37 @@ func renameLabelKey(l []byte, renamed map[uint64]uint64) []byte {
 		out = appendField(out, f, w, v, b)
 	})
 	return out
+}
+
+// appendField writes one field as walkFields reported it.
+func appendField(out []byte, field, wire int, v uint64, b []byte) []byte {
+	if wire == protowire.Varint {
+		out = protowire.AppendTag(out, field, protowire.Varint)
+		return protowire.AppendVarint(out, v)
+	}
+	return protowire.AppendBytes(out, field, b)
+}
+
+// isGzip reports whether data starts with the gzip magic number.
+func isGzip(data []byte) bool { return len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b }
+
+// gunzipped returns data uncompressed if it is gzipped, else data itself.
+func gunzipped(data []byte) ([]byte, error) {
+	if !isGzip(data) {
+		return data, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
+}
+
+// gzipped returns raw compressed with gzip.
+func gzipped(raw []byte) []byte {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Write(raw)
+	zw.Close()
+	return out.Bytes()
 }

@@ -171,20 +171,22 @@ func grpcTimeout(d time.Duration) string {
 
 // encodeWriteRaw encodes a WriteRawRequest holding the longest prefix of
 // batch that fits maxBytes (at least one window) and returns it with
-// the number of windows it holds.
+// the number of windows it holds. Each window's pprof travels as its
+// producer wrote it: Parca takes a profile with a duration for a change
+// over the window and one without for a snapshot, and the producers write
+// the two apart (the heap's live memory is a window of its own) and stamp
+// them so.
 func encodeWriteRaw(batch []window.Window, maxBytes int) ([]byte, int, error) {
 	all, total, err := fitSeries(batch, maxBytes, 2, func(w *window.Window) (series, error) {
 		ls, err := seriesLabels(w)
 		if err != nil {
 			return series{}, err
 		}
-		s := series{labels: ls, profiles: parcaProfiles(w)}
+		s := series{labels: ls, data: w.Data}
 		// RawProfileSeries: labels = 1 (a LabelSet whose labels = 1),
 		// samples = 2 (RawSample whose raw_profile = 1).
-		s.size = protowire.SizeBytesField(1, sizeLabels(1, ls))
-		for _, data := range s.profiles {
-			s.size += protowire.SizeBytesField(2, protowire.SizeBytesField(1, len(data)))
-		}
+		s.size = protowire.SizeBytesField(1, sizeLabels(1, ls)) +
+			protowire.SizeBytesField(2, protowire.SizeBytesField(1, len(s.data)))
 		return s, nil
 	})
 	if err != nil {
@@ -196,53 +198,10 @@ func encodeWriteRaw(batch []window.Window, maxBytes int) ([]byte, int, error) {
 		b = protowire.AppendBytesHeader(b, 2, s.size)
 		b = protowire.AppendBytesHeader(b, 1, sizeLabels(1, s.labels))
 		b = appendLabels(b, 1, s.labels)
-		for _, data := range s.profiles {
-			b = protowire.AppendBytesHeader(b, 2, protowire.SizeBytesField(1, len(data)))
-			b = protowire.AppendBytes(b, 1, data)
-		}
+		b = protowire.AppendBytesHeader(b, 2, protowire.SizeBytesField(1, len(s.data)))
+		b = protowire.AppendBytes(b, 1, s.data)
 	}
 	return b, len(all), nil
-}
-
-// parcaProfiles returns the profiles of w as Parca should store them. Parca
-// takes a non-zero duration_nanos to mean a delta, which it sums over time,
-// and a zero one to mean a snapshot. The sample types the window marks as
-// snapshots (live heap, goroutines) therefore go in a profile of their own,
-// stamped at the window's end with no duration; the changes keep the
-// window's bounds. Data that does not parse is passed on stamped, for the
-// server to judge.
-func parcaProfiles(w *window.Window) [][]byte {
-	stamped := func() [][]byte { return [][]byte{stampProfile(w.Data, w.From, w.Until)} }
-	var changes, snapshots []int
-	for i, st := range w.SampleTypes {
-		if st.Snapshot {
-			snapshots = append(snapshots, i)
-		} else {
-			changes = append(changes, i)
-		}
-	}
-	if len(snapshots) == 0 {
-		return stamped()
-	}
-	raw, err := gunzipped(w.Data)
-	if err != nil {
-		return stamped()
-	}
-	if names, ok := sampleTypeNames(raw); !ok || len(names) != len(w.SampleTypes) {
-		return stamped() // not the profile the window describes
-	}
-	var out [][]byte
-	if len(changes) > 0 {
-		timeNanos, durationNanos, _ := scanProfileTimes(raw)
-		if timeNanos == 0 {
-			timeNanos = w.From.UnixNano()
-		}
-		if durationNanos == 0 {
-			durationNanos = w.Until.Sub(w.From).Nanoseconds()
-		}
-		out = append(out, gzipped(keepSampleTypes(raw, changes, timeNanos, durationNanos)))
-	}
-	return append(out, gzipped(keepSampleTypes(raw, snapshots, w.Until.UnixNano(), 0)))
 }
 
 // gRPC status codes; connect uses the same codes under snake_case names.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyroscope-sdk/pyroscope-go/internal/proftest"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestParcaUsesTheClientAndItsShortRetries(t *testing.T) {
 	leakCheck(t)
 	var calls atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := proftest.NewH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			http.Error(w, "upstream restarting", http.StatusServiceUnavailable)
 			return
@@ -27,15 +28,8 @@ func TestParcaUsesTheClientAndItsShortRetries(t *testing.T) {
 			http.Error(w, "not gRPC", http.StatusBadRequest)
 			return
 		}
-		w.Header().Set("Content-Type", "application/grpc")
-		w.Header().Set("Trailer", "Grpc-Status")
-		w.Write([]byte{0, 0, 0, 0, 0}) // an empty WriteRawResponse
-		w.Header().Set("Grpc-Status", "0")
+		proftest.WriteGRPCOK(w)
 	}))
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	defer srv.Close()
 
 	tr := &http.Transport{Protocols: new(http.Protocols)}
 	tr.Protocols.SetUnencryptedHTTP2(true)

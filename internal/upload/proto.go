@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/pyroscope-sdk/pyroscope-go/internal/pprofwire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/protowire"
 	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
@@ -49,14 +47,13 @@ func appendLabels(b []byte, field int, labels []label) []byte {
 }
 
 // A series is one window ready for a push or Parca request: its labels, its
-// stamped profile or profiles, the push sample ID (empty for Parca), and the
-// size of the series message that holds them.
+// profile, the push sample ID (empty for Parca), and the size of the series
+// message that holds them.
 type series struct {
-	labels   []label
-	data     []byte   // push: the one profile
-	profiles [][]byte // parca: one or more profiles (parcaProfiles)
-	id       string
-	size     int
+	labels []label
+	data   []byte
+	id     string
+	size   int
 }
 
 // fitSeries prepares the series of the longest prefix of batch that fits
@@ -142,56 +139,6 @@ func seriesLabels(w *window.Window, extra ...label) ([]label, error) {
 	}
 	slices.SortFunc(ls, func(a, b label) int { return strings.Compare(a.name, b.name) })
 	return ls, nil
-}
-
-// stampProfile makes sure the pprof in data (gzipped or not) carries a
-// non-zero time_nanos and duration_nanos, taking them from the window's
-// bounds when it does not: Parca stores a profile at time_nanos (1970 when
-// left at 0) and takes a non-zero duration_nanos to mean a delta. A pprof
-// that already carries both is returned as is, without a copy. Since
-// protobuf keeps the last value of a repeated scalar field, the missing
-// values are appended rather than the profile being re-encoded. Data that
-// does not parse is returned unchanged for the server to judge.
-func stampProfile(data []byte, from, until time.Time) []byte {
-	raw, err := gunzipped(data)
-	if err != nil {
-		return data
-	}
-	timeNanos, durationNanos, ok := scanProfileTimes(raw)
-	if !ok {
-		return data
-	}
-	if timeNanos != 0 && (durationNanos != 0 || !until.After(from)) {
-		return data
-	}
-	fixed := raw
-	if timeNanos == 0 && !from.IsZero() {
-		fixed = protowire.AppendTag(fixed, pprofwire.ProfileTimeNanos, protowire.Varint)
-		fixed = protowire.AppendVarint(fixed, uint64(from.UnixNano()))
-	}
-	if durationNanos == 0 && until.After(from) {
-		fixed = protowire.AppendTag(fixed, pprofwire.ProfileDurationNanos, protowire.Varint)
-		fixed = protowire.AppendVarint(fixed, uint64(until.Sub(from)))
-	}
-	if !isGzip(data) {
-		return fixed
-	}
-	return gzipped(fixed)
-}
-
-// scanProfileTimes reads the top-level time_nanos and duration_nanos of an
-// uncompressed profile.proto. ok is false when the bytes are not a
-// well-formed protobuf message.
-func scanProfileTimes(p []byte) (timeNanos, durationNanos int64, ok bool) {
-	ok = walkFields(p, func(field, wire int, v uint64, _ []byte) {
-		switch {
-		case wire == protowire.Varint && field == pprofwire.ProfileTimeNanos:
-			timeNanos = int64(v)
-		case wire == protowire.Varint && field == pprofwire.ProfileDurationNanos:
-			durationNanos = int64(v)
-		}
-	})
-	return timeNanos, durationNanos, ok
 }
 
 // walkFields calls fn for each field of the protobuf message p, in order,

@@ -110,15 +110,16 @@ func connectError(resp *http.Response, creds *Credentials) error {
 // encodePushRequest encodes a push.v1.PushRequest holding the longest prefix
 // of batch that fits maxBytes (at least one window) and returns it
 // with the number of windows it holds. Each window is a RawProfileSeries
-// with one RawSample; __delta__="false" tells the server the profile is
-// already a delta so it must not subtract a previous one.
+// with one RawSample holding the window's pprof as its producer wrote and
+// stamped it; __delta__="false" tells the server the profile is already a
+// delta so it must not subtract a previous one.
 func encodePushRequest(batch []window.Window, maxBytes int) ([]byte, int, error) {
 	all, total, err := fitSeries(batch, maxBytes, 1, func(w *window.Window) (series, error) {
 		ls, err := seriesLabels(w, label{labelDelta, "false"})
 		if err != nil {
 			return series{}, err
 		}
-		s := series{labels: ls, data: stampProfile(w.Data, w.From, w.Until), id: newUUID()}
+		s := series{labels: ls, data: w.Data, id: newUUID()}
 		// RawSample: raw_profile = 1, ID = 2.
 		sampleSize := protowire.SizeBytesField(1, len(s.data)) + protowire.SizeBytesField(2, len(s.id))
 		// RawProfileSeries: labels = 1 (repeated LabelPair), samples = 2.

@@ -140,6 +140,7 @@ func NewQueue(b Backend, opts QueueOptions) *Queue {
 		q.clock = clock.Real{}
 	}
 	q.stats.DroppedByName = map[string]int64{}
+	q.stats.DroppedBySampleType = map[string]map[string]int64{}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	for range opts.Workers {
 		go q.work()
@@ -157,7 +158,7 @@ func (q *Queue) Push(ws ...window.Window) {
 	for _, w := range ws {
 		q.stats.Pushed++
 		if q.closing {
-			q.dropLocked(w.Name, dropClosed)
+			q.dropLocked(&w, dropClosed)
 			continue
 		}
 		q.queued = append(q.queued, entry{seq: q.nextSeq, key: seriesKey(&w), size: w.Size(), w: w})
@@ -169,7 +170,7 @@ func (q *Queue) Push(ws ...window.Window) {
 		q.queued[0] = entry{}
 		q.queued = q.queued[1:]
 		q.bytes -= old.size
-		q.dropLocked(old.w.Name, dropBudget)
+		q.dropLocked(&old.w, dropBudget)
 	}
 	summary := q.drops.take(q.clock.Now(), false)
 	q.broadcastLocked()
@@ -236,10 +237,10 @@ func (q *Queue) Close(ctx context.Context) (undelivered int, err error) {
 	q.mu.Lock()
 	q.gaveUp = true
 	for _, e := range q.queued {
-		q.dropLocked(e.w.Name, dropClosed)
+		q.dropLocked(&e.w, dropClosed)
 	}
 	for _, e := range q.inflight { // only when a Send is stuck
-		q.dropLocked(e.w.Name, dropClosed)
+		q.dropLocked(&e.w, dropClosed)
 	}
 	n := len(q.queued) + len(q.inflight)
 	q.queued, q.bytes = nil, 0
@@ -266,6 +267,10 @@ func (q *Queue) Stats() Stats {
 	defer q.mu.Unlock()
 	s := q.stats
 	s.DroppedByName = maps.Clone(q.stats.DroppedByName)
+	s.DroppedBySampleType = make(map[string]map[string]int64, len(q.stats.DroppedBySampleType))
+	for name, byType := range q.stats.DroppedBySampleType {
+		s.DroppedBySampleType[name] = maps.Clone(byType)
+	}
 	s.Queued = len(q.queued) + len(q.inflight)
 	s.QueuedBytes = q.bytes
 	return s
@@ -447,7 +452,7 @@ func (q *Queue) finishLocked(batch []entry, n int, err error) []logLine {
 	}
 	// Rejected for good: drop the window the server refused, keep the rest.
 	q.bytes -= rest[0].size
-	q.dropLocked(rest[0].w.Name, dropRejected)
+	q.dropLocked(&rest[0].w, dropRejected)
 	q.requeueLocked(rest[1:])
 	if e != nil && e.Auth {
 		q.failures++
@@ -493,10 +498,18 @@ func (q *Queue) authLineLocked(e *Error, msg string) string {
 }
 
 // dropLocked counts one dropped window.
-func (q *Queue) dropLocked(name, reason string) {
+func (q *Queue) dropLocked(w *window.Window, reason string) {
 	q.stats.Dropped++
-	q.stats.DroppedByName[name]++
-	q.drops.add(reason, name)
+	q.stats.DroppedByName[w.Name]++
+	byType := q.stats.DroppedBySampleType[w.Name]
+	if byType == nil {
+		byType = map[string]int64{}
+		q.stats.DroppedBySampleType[w.Name] = byType
+	}
+	for _, st := range w.SampleTypes {
+		byType[st.Name]++
+	}
+	q.drops.add(reason, w.Name)
 }
 
 // oldestLocked returns the push sequence number of the oldest window not

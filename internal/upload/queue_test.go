@@ -766,3 +766,31 @@ func TestQueueLinesQuoteNoQuery(t *testing.T) {
 		}
 	}
 }
+
+// Drops are counted per family and, within it, per sample type held, so a
+// family sent as several windows (Parca's heap: allocations, live memory)
+// can say which of its types were lost.
+func TestQueueCountsDropsPerSampleType(t *testing.T) {
+	leakCheck(t)
+	q := NewQueue(&httpBackend{"http://127.0.0.1:1", plainClient(t), nil}, QueueOptions{Logf: captureLogs(t).logf})
+	if n, err := closeQueue(t, q); n != 0 || err != nil {
+		t.Fatalf("Close = %d, %v", n, err)
+	}
+	allocs, live, cpu := testWindow(window.KindHeap, 0, 10), testWindow(window.KindHeap, 1, 10), testWindow(window.KindCPU, 2, 10)
+	allocs.SampleTypes = []window.SampleType{{Name: "alloc_objects"}, {Name: "alloc_space"}}
+	live.SampleTypes = []window.SampleType{{Name: "inuse_space", Snapshot: true}}
+	cpu.SampleTypes = []window.SampleType{{Name: "samples"}, {Name: "cpu"}}
+	q.Push(allocs, live, allocs, cpu) // after Close: each is dropped
+	s := q.Stats()
+	want := map[string]map[string]int64{
+		window.KindHeap: {"alloc_objects": 2, "alloc_space": 2, "inuse_space": 1},
+		window.KindCPU:  {"samples": 1, "cpu": 1},
+	}
+	if fmt.Sprint(s.DroppedBySampleType) != fmt.Sprint(want) || s.DroppedByName[window.KindHeap] != 3 || s.Dropped != 4 {
+		t.Errorf("Dropped %d, DroppedByName %v, DroppedBySampleType %v; want 4, heap 3, %v", s.Dropped, s.DroppedByName, s.DroppedBySampleType, want)
+	}
+	s.DroppedBySampleType[window.KindHeap]["inuse_space"] = 99
+	if q.Stats().DroppedBySampleType[window.KindHeap]["inuse_space"] != 1 {
+		t.Error("Stats shares its DroppedBySampleType maps with the queue")
+	}
+}

@@ -24,9 +24,13 @@ type Stats struct {
 	// Dropped counts windows given up on: pushed out by newer ones when the
 	// queue was over its byte budget, rejected by the server (a 4xx other
 	// than 408 and 429), or still undelivered when Close gave up.
-	// DroppedByName splits it by Window.Name.
-	Dropped       int64
-	DroppedByName map[string]int64
+	// DroppedByName splits it by Window.Name, and DroppedBySampleType by
+	// Window.Name and then by each sample type the windows held, for the
+	// families whose types travel in several windows (the heap, for
+	// Parca, as allocations and live memory).
+	Dropped             int64
+	DroppedByName       map[string]int64
+	DroppedBySampleType map[string]map[string]int64
 	// Queued and QueuedBytes are what waits now, in flight included.
 	Queued      int
 	QueuedBytes int

@@ -2,7 +2,10 @@
 // policy, and one file per wire protocol (ingest, push, parca, dir).
 //
 // It knows bytes, labels, time ranges and, from each window.Window, which
-// sample types are snapshots; never how a profile was collected.
+// sample types are snapshots; never how a profile was collected. Backends
+// send each window's pprof as its producer wrote and stamped it, without
+// parsing it; the one rewrite is Destination.Push's, of sample label keys a
+// server cannot store (labelkeys.go).
 package upload
 
 import (

@@ -18,13 +18,20 @@ type Window struct {
 	Name string
 	// From and Until bound the window.
 	From, Until time.Time
-	// Data is a gzipped pprof (profile.proto). Sample types are named as
-	// runtime/pprof names them (samples/cpu, alloc_objects/alloc_space,
-	// inuse_objects/inuse_space, goroutine, contentions/delay).
+	// Data is a gzipped pprof (profile.proto), which backends send as it
+	// is. Sample types are named as runtime/pprof names them (samples/cpu,
+	// alloc_objects/alloc_space, inuse_objects/inuse_space, goroutine,
+	// contentions/delay). Its producer stamps it: a profile of changes
+	// carries the window's start and length in time_nanos and
+	// duration_nanos, one of snapshots only a time at the window's end and
+	// no duration, as runtime/pprof stamps its own.
 	Data []byte
 	// SampleTypes describe Data's sample types, in order, as its producer
 	// wrote them: a backend reads here which values are a change over the
 	// window and which a snapshot at its end, instead of deciding it again.
+	// For a backend that takes a profile as one or the other (Parca), the
+	// producer writes them as windows of their own (the heap's allocations
+	// and its live memory).
 	SampleTypes []SampleType
 	// SampleRate is the CPU sampling frequency in Hz, for KindCPU; 0
 	// otherwise.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/pyroscope-sdk/pyroscope-go/internal/delta"
+	"github.com/pyroscope-sdk/pyroscope-go/internal/window"
 )
 
 // Sample types whose values are cumulative, by family. Every other sample
@@ -110,9 +111,16 @@ func (s *Series) Next(p *profile.Profile) error {
 	return nil
 }
 
-// Encode returns p as gzipped pprof covering [from, until), without the
-// locations and functions no sample uses any more.
-func Encode(p *profile.Profile, from, until time.Time) ([]byte, error) {
+// Encode returns p as gzipped pprof of the window [from, until), without the
+// locations and functions no sample uses any more. A profile holding one of
+// the counters is a change over the window and carries its start and
+// length; one of snapshots only (live heap alone) is stamped at the window's
+// end with no duration, as runtime/pprof stamps its snapshots: Parca takes
+// any duration to mean a change.
+func (s *Series) Encode(p *profile.Profile, from, until time.Time) ([]byte, error) {
+	if !slices.ContainsFunc(p.SampleType, s.isCounter) {
+		from = until
+	}
 	p.TimeNanos = from.UnixNano()
 	p.DurationNanos = until.Sub(from).Nanoseconds()
 	prune(p)
@@ -123,9 +131,99 @@ func Encode(p *profile.Profile, from, until time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// prune drops the locations and functions no sample uses. It is what
-// profile.Compact would leave, less its merge of samples (Next already
-// merged them) at a fraction of the cost.
+func (s *Series) isCounter(st *profile.ValueType) bool {
+	return slices.Contains(s.counters[:], st.Type)
+}
+
+// SampleTypes describes p's sample types, in order: the counters are
+// changes over the window, every other type a snapshot at its end.
+func (s *Series) SampleTypes(p *profile.Profile) []window.SampleType {
+	out := make([]window.SampleType, len(p.SampleType))
+	for i, st := range p.SampleType {
+		out[i] = window.SampleType{Name: st.Type, Snapshot: !s.isCounter(st)}
+	}
+	return out
+}
+
+// Split cuts p, after Next, into the profile of its counters (changes over
+// the window) and that of its other sample types (snapshots at its end),
+// for a backend that takes each profile as one or the other (Parca). Either
+// is nil when p has no such type, and the other is then p itself.
+func (s *Series) Split(p *profile.Profile) (changes, snapshots *profile.Profile) {
+	var counters, others []string
+	for _, st := range p.SampleType {
+		if s.isCounter(st) {
+			counters = append(counters, st.Type)
+		} else {
+			others = append(others, st.Type)
+		}
+	}
+	if len(counters) > 0 {
+		changes = Select(p, counters)
+	}
+	if len(others) > 0 {
+		snapshots = Select(p, others)
+	}
+	return changes, snapshots
+}
+
+// Select returns p with only the sample types named in names, in p's order,
+// and only the samples that still have a value other than 0; p itself when
+// names holds all of p's sample types or none of them. p is not changed:
+// the result has samples and location and function lists of its own
+// (sharing their locations and functions), so that each can be encoded.
+func Select(p *profile.Profile, names []string) *profile.Profile {
+	var idx []int
+	for i, st := range p.SampleType {
+		if slices.Contains(names, st.Type) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 || len(idx) == len(p.SampleType) {
+		return p
+	}
+	q := &profile.Profile{
+		SampleType: make([]*profile.ValueType, len(idx)),
+		Sample:     make([]*profile.Sample, 0, len(p.Sample)),
+		Mapping:    p.Mapping,
+		Location:   slices.Clone(p.Location),
+		Function:   slices.Clone(p.Function),
+		Comments:   p.Comments,
+		DocURL:     p.DocURL,
+		DropFrames: p.DropFrames,
+		KeepFrames: p.KeepFrames,
+		PeriodType: p.PeriodType,
+		Period:     p.Period,
+		TimeNanos:  p.TimeNanos,
+
+		DurationNanos: p.DurationNanos,
+	}
+	for j, i := range idx {
+		q.SampleType[j] = p.SampleType[i]
+		if p.SampleType[i].Type == p.DefaultSampleType {
+			q.DefaultSampleType = p.DefaultSampleType
+		}
+	}
+	for _, s := range p.Sample {
+		values := make([]int64, len(idx))
+		nonzero := false
+		for j, i := range idx {
+			values[j] = s.Value[i]
+			nonzero = nonzero || values[j] != 0
+		}
+		if nonzero {
+			c := *s
+			c.Value = values
+			q.Sample = append(q.Sample, &c)
+		}
+	}
+	return q
+}
+
+// prune drops the locations and functions no sample uses and numbers those
+// left 1..n, as Parca requires of IDs. It is what profile.Compact would
+// leave, less its merge of samples (Next already merged them) at a fraction
+// of the cost.
 func prune(p *profile.Profile) {
 	usedLoc := make(map[*profile.Location]bool, len(p.Location))
 	for _, s := range p.Sample {
@@ -144,6 +242,12 @@ func prune(p *profile.Profile) {
 		return false
 	})
 	p.Function = slices.DeleteFunc(p.Function, func(f *profile.Function) bool { return !usedFn[f] })
+	for i, l := range p.Location {
+		l.ID = uint64(i) + 1
+	}
+	for i, f := range p.Function {
+		f.ID = uint64(i) + 1
+	}
 }
 
 // groups sums p's samples by stack and labels, in the order they first

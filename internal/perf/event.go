@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -44,15 +43,7 @@ func (c *eventConfig) attr() *unix.PerfEventAttr {
 	attr := &unix.PerfEventAttr{
 		Type:   unix.PERF_TYPE_SOFTWARE,
 		Config: unix.PERF_COUNT_SW_CPU_CLOCK,
-		// A fixed period of CPU time, not PerfBitFreq: in frequency mode
-		// the kernel re-tunes each event's period from the rate it saw,
-		// and an event per (thread, CPU) sees its thread only part of the
-		// time, so under load the period wanders, can fall into step with
-		// the program's own cycle (a 10 ms timer's work showed 98/2 instead
-		// of 70/30), and a sample no longer stands for 1/freq of CPU time.
-		// With a period of 1e9/freq ns of the event's own clock, each
-		// sample is exactly that much CPU, whatever else the machine runs.
-		Sample: uint64(time.Second) / uint64(c.freq),
+		Sample: uint64(c.freq),
 		Sample_type: unix.PERF_SAMPLE_TID | unix.PERF_SAMPLE_TIME | unix.PERF_SAMPLE_CALLCHAIN |
 			unix.PERF_SAMPLE_STACK_USER,
 		// The top word of the user stack: the return address of a Go
@@ -66,7 +57,7 @@ func (c *eventConfig) attr() *unix.PerfEventAttr {
 		// MMAP2 records tell us every executable mapping as it is made, so
 		// processes that exit before a window is written (a build's
 		// compilers) and libraries loaded with dlopen symbolize.
-		Bits: unix.PerfBitInherit | unix.PerfBitSampleIDAll |
+		Bits: unix.PerfBitFreq | unix.PerfBitInherit | unix.PerfBitSampleIDAll |
 			unix.PerfBitTask | unix.PerfBitComm | unix.PerfBitCommExec |
 			unix.PerfBitMmap | unix.PerfBitMmap2 |
 			unix.PerfBitExcludeHv | unix.PerfBitExcludeCallchainKernel | unix.PerfBitWatermark,

@@ -300,9 +300,9 @@ func keys(m map[string]*profile.Profile) []string {
 func TestSystemShortProcessAfterAttach(t *testing.T) {
 	cg := makeTestCgroups(t)
 	dir, id := cg.make(t, "brief.scope")
-	bin := buildC(t, "testdata/cbrief/main.c")
+	bin := buildC(t, "testdata/cshort/main.c")
 	s := attachSystem(t, SystemOptions{Frequency: 1000})
-	p := testprog.StartInCgroup(t, dir, bin)
+	p := testprog.StartInCgroup(t, dir, bin, "50")
 	pid := p.Cmd.Process.Pid
 	if err := p.Cmd.Wait(); err != nil {
 		t.Fatalf("%s: %v", bin, err)
@@ -311,15 +311,15 @@ func TestSystemShortProcessAfterAttach(t *testing.T) {
 	got := windows(t, s, g, func(m map[string]*profile.Profile) bool { return total(m["brief"]) > 0 })
 	prof := got["brief"]
 	pct, top := named(prof)
-	inBrief, complete := share(prof, "brief_work", "main")
-	t.Logf("%d samples of the brief process, %.1f%% named, top %s; brief_work %.1f%% (%.1f%% up to main); task %+v; %+v",
+	inBrief, complete := share(prof, "short_work", "main")
+	t.Logf("%d samples of the brief process, %.1f%% named, top %s; short_work %.1f%% (%.1f%% up to main); task %+v; %+v",
 		total(prof), pct, top, inBrief, complete, g.tasks[pid], s.Stats())
 	if total(prof) < 5 || inBrief < 80 || complete < 95 {
-		t.Errorf("the brief process has %d samples, %.1f%% in brief_work (%.1f%% up to main); want ≥ 5, ≥ 80%%, ≥ 95%%", total(prof), inBrief, complete)
+		t.Errorf("the brief process has %d samples, %.1f%% in short_work (%.1f%% up to main); want ≥ 5, ≥ 80%%, ≥ 95%%", total(prof), inBrief, complete)
 	}
 	// Before its exec, the child is a copy of this test's process, with
 	// its name.
-	if want := (Task{PID: pid, Comm: "cbrief", Exe: bin, Cgroup: id}); !slices.Contains(g.tasks[pid], want) {
+	if want := (Task{PID: pid, Comm: "cshort", Exe: bin, Cgroup: id}); !slices.Contains(g.tasks[pid], want) {
 		t.Errorf("group function saw %+v, want %+v among them", g.tasks[pid], want)
 	}
 	var exe bool

@@ -44,14 +44,19 @@ publicapi:
 	$(GO) test -race -count=1 -tags pyroscope_publicapi $(RUNTIME_PKGS)
 	$(GO) vet -tags go1.28 ./...
 
-# Each fuzz target runs for a few seconds on top of its seed corpus.
+# Each fuzz target runs for a few seconds on top of its seed corpus, on the
+# newest supported release: before Go 1.27 the fuzzing coordinator could
+# fail a target with a bare "context deadline exceeded" as -fuzztime ran out
+# on a busy machine, with no input at fault (go.dev/issue/75804; seen here
+# on FuzzParseTagList with go1.26.8).
+FUZZ_GO = GOTOOLCHAIN=$(lastword $(GO_RELEASES)) $(GO)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseAppName$$' -fuzztime $(FUZZTIME) ./internal/config
-	$(GO) test -run '^$$' -fuzz '^FuzzParseTagList$$' -fuzztime $(FUZZTIME) ./internal/config
-	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) ./internal/upload
-	$(GO) test -run '^$$' -fuzz '^FuzzOpenBinary$$' -fuzztime $(FUZZTIME) ./internal/symbolize
-	$(GO) test -run '^$$' -fuzz '^FuzzPclntab$$' -fuzztime $(FUZZTIME) ./internal/symbolize
-	$(GO) test -run '^$$' -fuzz '^FuzzBuildID$$' -fuzztime $(FUZZTIME) ./internal/symbolize
+	$(FUZZ_GO) test -run '^$$' -fuzz '^FuzzParseAppName$$' -fuzztime $(FUZZTIME) ./internal/config
+	$(FUZZ_GO) test -run '^$$' -fuzz '^FuzzParseTagList$$' -fuzztime $(FUZZTIME) ./internal/config
+	$(FUZZ_GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) ./internal/upload
+	$(FUZZ_GO) test -run '^$$' -fuzz '^FuzzOpenBinary$$' -fuzztime $(FUZZTIME) ./internal/symbolize
+	$(FUZZ_GO) test -run '^$$' -fuzz '^FuzzPclntab$$' -fuzztime $(FUZZTIME) ./internal/symbolize
+	$(FUZZ_GO) test -run '^$$' -fuzz '^FuzzBuildID$$' -fuzztime $(FUZZTIME) ./internal/symbolize
 
 # The benchmark module's tests: a short smoke run of every benchmark driver,
 # asserting that each variant ran and uploaded parseable profiles.

@@ -58,24 +58,7 @@ func TestKubeconfigReachesTheAPIServer(t *testing.T) {
 			if s := fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg); strings.Contains(s, token) || strings.Contains(s, "PRIVATE KEY") {
 				t.Errorf("the configuration prints a secret: %s", s)
 			}
-			pods := &discover.Pods{}
-			w := &discover.PodWatch{Config: cfg, Node: recordedNode, Pods: pods}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- w.Run(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-done; !errors.Is(err, context.Canceled) {
-					t.Errorf("Run = %v", err)
-				}
-			}()
-			select {
-			case <-w.Ready():
-			case err := <-done:
-				t.Fatalf("the watch ended before listing: %v", err)
-			case <-time.After(30 * time.Second):
-				t.Fatal("no list within 30 s")
-			}
+			pods := watchPods(t, cfg)
 			if _, ok := pods.Container(discovertest.ContainerID("web", "app")); !ok {
 				t.Errorf("the listed pods lack web/app (%d pods)", pods.Len())
 			}
@@ -125,4 +108,29 @@ func TestKubeconfigSaysWhatItCannotDo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// watchPods runs a pod watch of recordedNode with cfg until the test ends,
+// and returns its pods once it has listed them.
+func watchPods(t *testing.T, cfg discover.KubeConfig) *discover.Pods {
+	t.Helper()
+	pods := &discover.Pods{}
+	w := &discover.PodWatch{Config: cfg, Node: recordedNode, Pods: pods}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v", err)
+		}
+	})
+	select {
+	case <-w.Ready():
+	case err := <-done:
+		t.Fatalf("the watch ended before listing: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no list within 30 s")
+	}
+	return pods
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -190,18 +189,7 @@ func TestSeriesOfContainersFollowThePods(t *testing.T) {
 	}
 	srv := newAPIReplay(t, "", nil)
 	cfg := discover.KubeConfig{Server: srv.URL, InsecureSkipVerify: true}
-	pods := &discover.Pods{}
-	w := &discover.PodWatch{Config: cfg, Node: recordedNode, Pods: pods}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Run = %v", err)
-		}
-	}()
-	<-w.Ready()
+	pods := watchPods(t, cfg)
 	g := newSeriesGrouper(&discover.Finder{Node: recordedNode, Pods: pods}, cgroups, "")
 	container := func(pod, name, svc string) *agentSeries {
 		return &agentSeries{svc, map[string]string{"node": recordedNode, "namespace": recordedNamespace, "pod": pod,

@@ -1,6 +1,8 @@
 // Command gosplit spends its CPU about 70/30 in main.heavyWork and
 // main.lightWork, which run the same loop body (main.mix, inlined) 7 and 3
-// times as often. It prints "ready" and exits when stdin closes.
+// times as often. Each cycle's length varies (1 to 6 times a base, chosen
+// from the work's own state), so that no sampling period can fall into step
+// with it. It prints "ready" and exits when stdin closes.
 package main
 
 import (
@@ -18,16 +20,16 @@ func mix(x uint64) uint64 {
 }
 
 //go:noinline
-func heavyWork(x uint64) uint64 {
-	for i := 0; i < 700_000; i++ {
+func heavyWork(x uint64, n int) uint64 {
+	for i := 0; i < 7*n; i++ {
 		x = mix(x)
 	}
 	return x
 }
 
 //go:noinline
-func lightWork(x uint64) uint64 {
-	for i := 0; i < 300_000; i++ {
+func lightWork(x uint64, n int) uint64 {
+	for i := 0; i < 3*n; i++ {
 		x = mix(x)
 	}
 	return x
@@ -41,8 +43,9 @@ func main() {
 	fmt.Println("ready")
 	x := uint64(1)
 	for {
-		x = heavyWork(x)
-		x = lightWork(x)
+		n := 30_000 * (1 + int(x%6))
+		x = heavyWork(x, n)
+		x = lightWork(x, n)
 		sink = x
 	}
 }
